@@ -1,0 +1,19 @@
+/**
+ * Warden's domain: tenants, principals, scopes, permissions, policies,
+ * errors, the `Authenticator` seam and the audit log.
+ *
+ * @since 0.1.0
+ */
+export * as AuditLog from "./AuditLog.js"
+export * as Authenticator from "./Authenticator.js"
+export * as AuthError from "./AuthError.js"
+export * as Permission from "./Permission.js"
+export * as Policy from "./Policy.js"
+export * as Principal from "./Principal.js"
+export * as Scopes from "./Scopes.js"
+export * as Tenant from "./Tenant.js"
+
+export { Forbidden, Unauthenticated } from "./AuthError.js"
+export { CurrentUser } from "./Principal.js"
+export { CurrentScopes } from "./Scopes.js"
+export { CurrentTenant } from "./Tenant.js"

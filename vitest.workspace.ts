@@ -1,0 +1,25 @@
+import { defineWorkspace, mergeConfig } from "vitest/config"
+import { shared } from "./vitest.shared.js"
+
+const pkg = (name: string, root: string) =>
+  mergeConfig(shared, {
+    test: { name, root, include: ["test/**/*.test.ts"] }
+  })
+
+export default defineWorkspace([
+  pkg("core", "./packages/core"),
+  pkg("rpc", "./packages/rpc"),
+  pkg("shop", "./examples/shop"),
+  mergeConfig(shared, {
+    test: {
+      name: "integration",
+      root: "./test",
+      include: ["**/*.test.ts"],
+      typecheck: {
+        enabled: true,
+        include: ["**/*.test-d.ts"],
+        tsconfig: "./tsconfig.json"
+      }
+    }
+  })
+])
