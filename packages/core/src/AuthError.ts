@@ -96,7 +96,9 @@ export const ForbiddenReason = Schema.Literal(
   /** A `Policy.not` whose inner policy allowed. */
   "negated",
   /** No alternative of a `Policy.any` allowed. */
-  "no_alternative"
+  "no_alternative",
+  /** The procedure carries the Authorization middleware but declares no policy. */
+  "no_policy"
 )
 
 /** @since 0.1.0 */

@@ -1,0 +1,133 @@
+/**
+ * Protecting a whole RPC group at once: every procedure declares a policy or
+ * `Public` in one typed, exhaustive map, and Warden's four middlewares are
+ * attached to every procedure that is not `Public`.
+ *
+ * ```ts
+ * const Api = Protected.group(Inventory, {
+ *   Reserve: Policy.scope("orders.write"),
+ *   Health: Protected.Public
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ */
+import type * as Rpc from "@effect/rpc/Rpc"
+import * as RpcGroup from "@effect/rpc/RpcGroup"
+import type { AuditLog } from "@warden/core/AuditLog"
+import type { Authenticator } from "@warden/core/Authenticator"
+import type * as Policy from "@warden/core/Policy"
+import type { CurrentUser } from "@warden/core/Principal"
+import type { CurrentScopes } from "@warden/core/Scopes"
+import type { CurrentTenant } from "@warden/core/Tenant"
+import type * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Schema from "effect/Schema"
+import type { Scope } from "effect/Scope"
+import * as Authentication from "./Authentication.js"
+import * as Authorization from "./Authorization.js"
+import * as ScopeContext from "./ScopeContext.js"
+import * as TenantContext from "./TenantContext.js"
+
+/** Marks a procedure as needing no credentials. Its handler cannot use Warden's services. */
+export const Public: unique symbol = Symbol.for("@warden/rpc/Public")
+
+/** @since 0.1.0 */
+export type Public = typeof Public
+
+/** What each procedure of a group requires: a policy, or `Public`. Every procedure must appear. */
+export type Policies<R extends Rpc.Any> = {
+  readonly [K in R["_tag"]]: Policy.Policy<Policy.PolicyContext> | Public
+}
+
+/** The middlewares `group` attaches to a protected procedure. */
+export type Middlewares =
+  | typeof Authentication.Authentication
+  | typeof TenantContext.TenantContext
+  | typeof ScopeContext.ScopeContext
+  | typeof Authorization.Authorization
+
+/** The procedures of a group after `group`: the non-public ones carry Warden's middlewares. */
+export type Protect<R extends Rpc.Any, P> = R extends Rpc.Any ?
+  P[R["_tag"] & keyof P] extends Public ? R : Rpc.AddMiddleware<R, Middlewares>
+  : never
+
+/**
+ * Protects a group: attaches `Authentication`, `TenantContext`,
+ * `ScopeContext` and `Authorization` (in that order, outermost first) to every
+ * procedure whose entry is a policy, and annotates it with that policy.
+ * Leaving a procedure out of `policies` is a compile error.
+ */
+export const group = <R extends Rpc.Any, const P extends Policies<R>>(
+  group: RpcGroup.RpcGroup<R>,
+  policies: P & { readonly [K in Exclude<keyof P, R["_tag"]>]: never }
+): RpcGroup.RpcGroup<Protect<R, P>> => {
+  const rpcs = [...group.requests.values()].map((rpc) => {
+    const entry = (policies as Record<string, Policy.Policy<Policy.PolicyContext> | Public | undefined>)[rpc._tag]
+    if (entry === undefined) {
+      throw new globalThis.Error(`Protected.group: procedure "${rpc._tag}" declares neither a policy nor Public`)
+    }
+    if (entry === Public) return rpc
+    return (rpc as unknown as Rpc.Rpc<string, Rpc.AnySchema, Schema.Schema.Any, Schema.Schema.All>)
+      .annotate(Authorization.RequiredPolicy, entry)
+      .middleware(Authorization.Authorization)
+      .middleware(ScopeContext.ScopeContext)
+      .middleware(TenantContext.TenantContext)
+      .middleware(Authentication.Authentication)
+  })
+  return RpcGroup.make(...rpcs).annotateContext(group.annotations) as unknown as RpcGroup.RpcGroup<Protect<R, P>>
+}
+
+/**
+ * The implementations of all four middlewares, sharing one per-request
+ * authentication. Needs an `Authenticator` and an `AuditLog`.
+ */
+export const layer: Layer.Layer<
+  | Authentication.Authentication
+  | TenantContext.TenantContext
+  | ScopeContext.ScopeContext
+  | Authorization.Authorization,
+  never,
+  Authenticator | AuditLog
+> = Layer.mergeAll(Authentication.layer, TenantContext.layer, ScopeContext.layer, Authorization.layer)
+
+/** Warden's request services. */
+export type WardenService = CurrentUser | CurrentTenant | CurrentScopes
+
+type ServiceName<S> = S extends CurrentUser ? "CurrentUser (provided by Authentication)" :
+  S extends CurrentTenant ? "CurrentTenant (provided by TenantContext)" :
+  S extends CurrentScopes ? "CurrentScopes (provided by ScopeContext)" :
+  never
+
+/** The message a handler gets in place of its type when it uses a service its procedure does not provide. */
+export type MissingMiddleware<Tag extends string, S> = `Warden: procedure "${Tag}" uses ${ServiceName<
+  S
+>} but is not protected by that middleware`
+
+type Unprovided<R extends Rpc.Any, K extends string, H> = K extends R["_tag"] ?
+  Extract<RpcGroup.HandlerContext<R, K, H>, WardenService> :
+  never
+
+/** Each handler, or the message naming the procedure and the Warden service it lacks. */
+export type Checked<R extends Rpc.Any, H> = {
+  readonly [K in keyof H]: K extends string ?
+    [Unprovided<R, K, H[K]>] extends [never] ? H[K] : MissingMiddleware<K, Unprovided<R, K, H[K]>>
+    : H[K]
+}
+
+/**
+ * `group.toLayer(handlers)`, with a check at each handler: a handler that uses
+ * `CurrentUser`, `CurrentTenant` or `CurrentScopes` in a procedure that does
+ * not carry the providing middleware is a type error at that handler, naming
+ * the procedure and the missing service.
+ */
+export const toLayer = <
+  R extends Rpc.Any,
+  H extends RpcGroup.HandlersFrom<R>,
+  EX = never,
+  RX = never
+>(
+  group: RpcGroup.RpcGroup<R>,
+  build: (H & Checked<R, H>) | Effect.Effect<H & Checked<R, H>, EX, RX>
+): Layer.Layer<Rpc.ToHandler<R>, EX, Exclude<RX, Scope> | RpcGroup.HandlersContext<R, H>> =>
+  group.toLayer(build as H | Effect.Effect<H, EX, RX>)
