@@ -1,0 +1,70 @@
+import { describe, expect, it } from "@effect/vitest"
+import * as Either from "effect/Either"
+import * as FastCheck from "effect/FastCheck"
+import * as Redacted from "effect/Redacted"
+import * as Bearer from "../src/internal/bearer.js"
+
+const reasonOf = (headers: Record<string, string>) => {
+  const result = Bearer.fromHeaders(headers)
+  return Either.isLeft(result) ? [result.left.reason, result.left.code] : ["ok", Redacted.value(result.right.token)]
+}
+
+describe("bearer parsing (RFC 6750 §2.1)", () => {
+  it("accepts the Bearer scheme case-insensitively and the b64token characters", () => {
+    expect(reasonOf({ authorization: "Bearer abc.DEF-_~+/9==" })).toEqual(["ok", "abc.DEF-_~+/9=="])
+    expect(reasonOf({ authorization: "bearer x" })).toEqual(["ok", "x"])
+    expect(reasonOf({ authorization: "BEARER x" })).toEqual(["ok", "x"])
+  })
+
+  it("no header is missing_credentials with no error code", () => {
+    expect(reasonOf({})).toEqual(["missing_credentials", null])
+  })
+
+  it.each([
+    ["Basic dXNlcjpwYXNz"],
+    ["Bearer"],
+    ["Bearer "],
+    ["Bearer\tabc"],
+    ["Bearer abc def"],
+    ["Bearer abc, Bearer def"],
+    ["Bearer abc,def"],
+    ["Bearer a=b"],
+    ["Bearer abc "],
+    [" Bearer abc"],
+    ["Bearer\u00a0abc"],
+    ["Bearer ab\u0441"],
+    ["Bearerabc"],
+    ["Token abc"]
+  ])("refuses %j as invalid_request", (value) => {
+    expect(reasonOf({ authorization: value })).toEqual(["malformed_header", "invalid_request"])
+  })
+
+  it("refuses an oversized header without reading it as a token", () => {
+    const result = Bearer.fromHeaders({ authorization: `Bearer ${"a".repeat(Bearer.maxHeaderLength)}` })
+    expect(Either.isLeft(result) && result.left.reason).toBe("malformed_header")
+  })
+
+  it("per-RPC and transport headers: equal is fine, different is conflicting_credentials", () => {
+    expect(reasonOf({ authorization: "Bearer a", [Bearer.transportHeader]: "Bearer a" })).toEqual(["ok", "a"])
+    expect(reasonOf({ [Bearer.transportHeader]: "Bearer t" })).toEqual(["ok", "t"])
+    expect(reasonOf({ authorization: "Bearer a", [Bearer.transportHeader]: "Bearer b" })).toEqual([
+      "conflicting_credentials",
+      "invalid_request"
+    ])
+  })
+
+  it.prop(
+    "a refusal never echoes the header it refused",
+    [FastCheck.string({ minLength: 1, maxLength: 64 })],
+    ([s]) => {
+      const secret = `Zq${s}Zq`
+      const result = Bearer.fromHeaders({ authorization: `Bearer ${secret} junk` })
+      expect(Either.isLeft(result)).toBe(true)
+      if (Either.isLeft(result)) {
+        expect(result.left.description).not.toContain(secret)
+        expect(JSON.stringify(result.left)).not.toContain(secret)
+      }
+    },
+    { fastCheck: { numRuns: 1000 } }
+  )
+})
