@@ -30,5 +30,10 @@ export default tseslint.config(
   {
     files: ["**/test/**/*.ts", "test/**/*.ts"],
     rules: { "@typescript-eslint/no-explicit-any": "off" }
+  },
+  {
+    // Type tests declare values only to inspect their types.
+    files: ["**/*.test-d.ts"],
+    rules: { "@typescript-eslint/no-unused-vars": "off" }
   }
 )

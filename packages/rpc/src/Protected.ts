@@ -99,7 +99,7 @@ type ServiceName<S> = S extends CurrentUser ? "CurrentUser (provided by Authenti
   S extends CurrentScopes ? "CurrentScopes (provided by ScopeContext)" :
   never
 
-/** The message a handler gets in place of its type when it uses a service its procedure does not provide. */
+/** The message naming a procedure that uses a Warden service its procedure does not provide. */
 export type MissingMiddleware<Tag extends string, S> = `Warden: procedure "${Tag}" uses ${ServiceName<
   S
 >} but is not protected by that middleware`
@@ -108,26 +108,43 @@ type Unprovided<R extends Rpc.Any, K extends string, H> = K extends R["_tag"] ?
   Extract<RpcGroup.HandlerContext<R, K, H>, WardenService> :
   never
 
-/** Each handler, or the message naming the procedure and the Warden service it lacks. */
-export type Checked<R extends Rpc.Any, H> = {
+/** The messages for every handler that uses a Warden service its procedure does not provide. */
+export type Problems<R extends Rpc.Any, H> = {
   readonly [K in keyof H]: K extends string ?
-    [Unprovided<R, K, H[K]>] extends [never] ? H[K] : MissingMiddleware<K, Unprovided<R, K, H[K]>>
-    : H[K]
-}
+    [Unprovided<R, K, H[K]>] extends [never] ? never : MissingMiddleware<K, Unprovided<R, K, H[K]>>
+    : never
+}[keyof H]
 
 /**
- * `group.toLayer(handlers)`, with a check at each handler: a handler that uses
- * `CurrentUser`, `CurrentTenant` or `CurrentScopes` in a procedure that does
- * not carry the providing middleware is a type error at that handler, naming
- * the procedure and the missing service.
+ * What `toLayer` returns in place of a layer when a handler uses a Warden
+ * service its procedure does not provide. It is not a layer, so composing the
+ * server fails to compile, and the compiler's message quotes `problems`.
  */
-export const toLayer = <
-  R extends Rpc.Any,
-  H extends RpcGroup.HandlersFrom<R>,
-  EX = never,
-  RX = never
->(
+export interface MissingMiddlewareError<P extends string> {
+  readonly "Warden: a handler uses a service its procedure does not provide": P
+}
+
+/** A layer, or the error naming each procedure and the Warden service it lacks. */
+export type CheckedLayer<R extends Rpc.Any, H, L> = [Problems<R, H>] extends [never] ? L :
+  MissingMiddlewareError<Problems<R, H>>
+
+/**
+ * `group.toLayer(build)`, checked: if a handler uses `CurrentUser`,
+ * `CurrentTenant` or `CurrentScopes` in a procedure that does not carry the
+ * providing middleware, the result is a `MissingMiddlewareError` naming the
+ * procedure and the missing service instead of a layer, and the server does
+ * not compile.
+ */
+export const toLayer = <R extends Rpc.Any, H extends RpcGroup.HandlersFrom<R>, EX = never, RX = never>(
   group: RpcGroup.RpcGroup<R>,
-  build: (H & Checked<R, H>) | Effect.Effect<H & Checked<R, H>, EX, RX>
-): Layer.Layer<Rpc.ToHandler<R>, EX, Exclude<RX, Scope> | RpcGroup.HandlersContext<R, H>> =>
-  group.toLayer(build as H | Effect.Effect<H, EX, RX>)
+  build: H | Effect.Effect<H, EX, RX>
+): CheckedLayer<
+  R,
+  H,
+  Layer.Layer<Rpc.ToHandler<R>, EX, Exclude<RX, Scope> | RpcGroup.HandlersContext<R, H>>
+> =>
+  group.toLayer(build) as CheckedLayer<
+    R,
+    H,
+    Layer.Layer<Rpc.ToHandler<R>, EX, Exclude<RX, Scope> | RpcGroup.HandlersContext<R, H>>
+  >

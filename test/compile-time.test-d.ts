@@ -1,0 +1,156 @@
+/**
+ * Warden's compile-time promises. Each `@ts-expect-error` is a promise: if the
+ * error it expects ever disappears, type-checking (and so this test) fails.
+ */
+import * as Rpc from "@effect/rpc/Rpc"
+import * as RpcGroup from "@effect/rpc/RpcGroup"
+import * as RpcServer from "@effect/rpc/RpcServer"
+import { CurrentScopes, CurrentTenant, CurrentUser, Permission, Policy } from "@warden/core"
+import { Authentication, Authorization, Protected, ScopeContext, TenantContext } from "@warden/rpc"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
+import { describe, expectTypeOf, it } from "vitest"
+
+/** Exact type equality, for types (such as Context tags) that expect-type's deep comparison mishandles. */
+type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true : false
+
+const Inventory = RpcGroup.make(
+  Rpc.make("Reserve", { payload: { sku: Schema.String }, success: Schema.String }),
+  Rpc.make("Health", { success: Schema.String })
+)
+
+const usesTenant = () => Effect.map(CurrentTenant, (tenant): string => tenant)
+const usesUser = () => Effect.map(CurrentUser, (user): string => user.subject)
+const usesScopes = () => Effect.map(CurrentScopes, (s): string => s.scopes.toString())
+
+describe("1. a handler needing a Warden service in an unprotected procedure does not compile", () => {
+  it("the server layer still requires CurrentTenant, so it cannot be launched", () => {
+    const handlers = Inventory.toLayer({ Reserve: usesTenant, Health: () => Effect.succeed("ok") })
+    expectTypeOf<Equals<Layer.Layer.Context<typeof handlers>, CurrentTenant>>().toEqualTypeOf<true>()
+    const server = RpcServer.layer(Inventory).pipe(Layer.provide(handlers))
+    expectTypeOf<CurrentTenant extends Layer.Layer.Context<typeof server> ? true : false>().toEqualTypeOf<true>()
+    // @ts-expect-error the layer cannot run: CurrentTenant is never provided
+    const _launch: Effect.Effect<never, unknown, RpcServer.Protocol> = Layer.launch(server)
+  })
+
+  it("Protected.toLayer names the procedure and the missing service, and yields no layer", () => {
+    const Api = Protected.group(Inventory, { Reserve: Policy.scope("orders.write"), Health: Protected.Public })
+    const healthUsesTenant = Protected.toLayer(Api, { Reserve: usesTenant, Health: usesTenant })
+    expectTypeOf(healthUsesTenant).toEqualTypeOf<
+      Protected.MissingMiddlewareError<
+        "Warden: procedure \"Health\" uses CurrentTenant (provided by TenantContext) but is not protected by that middleware"
+      >
+    >()
+    // @ts-expect-error not a layer: the server cannot be composed with it
+    RpcServer.layer(Api).pipe(Layer.provide(healthUsesTenant))
+
+    const unprotected = Protected.toLayer(Inventory, {
+      Reserve: (payload) => Effect.as(usesUser(), payload.sku),
+      Health: usesScopes
+    })
+    expectTypeOf(unprotected).toEqualTypeOf<
+      Protected.MissingMiddlewareError<
+        | "Warden: procedure \"Reserve\" uses CurrentUser (provided by Authentication) but is not protected by that middleware"
+        | "Warden: procedure \"Health\" uses CurrentScopes (provided by ScopeContext) but is not protected by that middleware"
+      >
+    >()
+
+    const built = Protected.toLayer(
+      Api,
+      Effect.succeed({ Reserve: usesTenant, Health: usesUser })
+    )
+    expectTypeOf(built).toEqualTypeOf<
+      Protected.MissingMiddlewareError<
+        "Warden: procedure \"Health\" uses CurrentUser (provided by Authentication) but is not protected by that middleware"
+      >
+    >()
+  })
+})
+
+describe("2. the same handler with the middleware attached type-checks", () => {
+  it("Protected.group provides all three services to protected procedures", () => {
+    const Api = Protected.group(Inventory, { Reserve: Policy.scope("orders.write"), Health: Protected.Public })
+    const handlers = Protected.toLayer(Api, {
+      Reserve: () => Effect.zipRight(Effect.all([usesUser(), usesScopes()]), usesTenant()),
+      Health: () => Effect.succeed("ok")
+    })
+    expectTypeOf<Equals<Layer.Layer.Context<typeof handlers>, never>>().toEqualTypeOf<true>()
+  })
+
+  it("a single middleware provides exactly its own service", () => {
+    const Group = RpcGroup.make(Rpc.make("Reserve", { success: Schema.String })).middleware(TenantContext.TenantContext)
+    const handlers = Group.toLayer({ Reserve: usesTenant })
+    expectTypeOf<Equals<Layer.Layer.Context<typeof handlers>, never>>().toEqualTypeOf<true>()
+    const stillNeedsUser = Group.toLayer({ Reserve: usesUser })
+    expectTypeOf<Equals<Layer.Layer.Context<typeof stillNeedsUser>, CurrentUser>>().toEqualTypeOf<true>()
+  })
+})
+
+describe("3. a protected group's policy map is exhaustive", () => {
+  it("leaving a procedure out does not compile", () => {
+    // @ts-expect-error Health declares neither a policy nor Public
+    Protected.group(Inventory, { Reserve: Policy.scope("orders.write") })
+  })
+
+  it("naming a procedure the group does not have does not compile", () => {
+    Protected.group(Inventory, {
+      Reserve: Policy.scope("orders.write"),
+      Health: Protected.Public,
+      // @ts-expect-error Refund is not a procedure of the group
+      Refund: Protected.Public
+    })
+  })
+
+  it("a Public procedure carries no Warden middleware; a protected one carries all four", () => {
+    const Api = Protected.group(Inventory, { Reserve: Policy.authenticated, Health: Protected.Public })
+    type Rpcs = RpcGroup.Rpcs<typeof Api>
+    expectTypeOf<Rpc.Middleware<Rpc.ExtractTag<Rpcs, "Health">>>().toEqualTypeOf<never>()
+    expectTypeOf<
+      Equals<
+        Rpc.Middleware<Rpc.ExtractTag<Rpcs, "Reserve">>,
+        | Authentication.Authentication
+        | TenantContext.TenantContext
+        | ScopeContext.ScopeContext
+        | Authorization.Authorization
+      >
+    >().toEqualTypeOf<true>()
+  })
+})
+
+describe("4. permissions come from a typed catalogue", () => {
+  const Catalogue = Permission.catalogue("orders:order:create", "tenant:user:list")
+
+  it("a permission in the catalogue compiles; one outside it does not", () => {
+    Policy.permission(Catalogue, "orders:order:create")
+    // @ts-expect-error misspelt permission
+    Policy.permission(Catalogue, "orders:order:crate")
+    // @ts-expect-error a wildcard is a grant, not a requirement
+    Policy.permission(Catalogue, "orders:*")
+  })
+
+  it("grants are checked against the catalogue, wildcards included", () => {
+    Catalogue.grants({ allow: ["orders:*", "tenant:user:*", "*"], deny: ["tenant:user:list"] })
+    // @ts-expect-error `orders*` is not a wildcard grant
+    Catalogue.grants({ allow: ["orders*"] })
+    // @ts-expect-error `billing:*` covers nothing in the catalogue
+    Catalogue.grants({ allow: ["billing:*"] })
+    expectTypeOf<Permission.Grant<"a:b:c">>().toEqualTypeOf<"a:b:c" | "a:b:*" | "a:*" | "*">()
+  })
+})
+
+describe("5. no Warden middleware combines optional with provides", () => {
+  it("every middleware is non-optional", () => {
+    expectTypeOf(Authentication.Authentication.optional).toEqualTypeOf<false>()
+    expectTypeOf(TenantContext.TenantContext.optional).toEqualTypeOf<false>()
+    expectTypeOf(ScopeContext.ScopeContext.optional).toEqualTypeOf<false>()
+    expectTypeOf(Authorization.Authorization.optional).toEqualTypeOf<false>()
+  })
+
+  it("and each provides exactly its service", () => {
+    expectTypeOf(Authentication.Authentication.provides).toEqualTypeOf<typeof CurrentUser>()
+    expectTypeOf(TenantContext.TenantContext.provides).toEqualTypeOf<typeof CurrentTenant>()
+    expectTypeOf(ScopeContext.ScopeContext.provides).toEqualTypeOf<typeof CurrentScopes>()
+    expectTypeOf(Authorization.Authorization.provides).toEqualTypeOf<undefined>()
+  })
+})
