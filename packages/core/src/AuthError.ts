@@ -136,7 +136,9 @@ export const httpStatus = (error: AuthError): 400 | 401 | 403 =>
   error._tag === "Forbidden" ? 403 : error.code === "invalid_request" ? 400 : 401
 
 // RFC 6750 §3: error_description and scope use %x20-21 / %x23-5B / %x5D-7E.
-const quoted = (value: string): string => `"${value.replace(/[^\x20\x21\x23-\x5B\x5D-\x7E]/g, "?")}"`
+// Double quotes become single quotes; any other character outside that set becomes "?".
+const quoted = (value: string): string =>
+  `"${value.replace(/"/g, "'").replace(/[^\x20\x21\x23-\x5B\x5D-\x7E]/gu, "?")}"`
 
 /**
  * The `WWW-Authenticate` header value for a refusal (RFC 6750 §3). With no

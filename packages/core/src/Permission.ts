@@ -155,7 +155,8 @@ const node = (): Node => ({
 /**
  * A principal's grants compiled into a trie of segments. A check walks one
  * node per segment of the permission: its cost depends on the permission,
- * not on the number of grants.
+ * not on the number of grants. An allowed check names the most specific
+ * grant that covers the permission; a malformed permission is never granted.
  */
 export interface PermissionSet {
   readonly check: (permission: string) => Check
@@ -206,15 +207,15 @@ export const compile = (grants: Grants): PermissionSet => {
     let start = 0
     while (current !== undefined) {
       if (current.denyBelow !== undefined) return { _tag: "Denied", rule: current.denyBelow }
-      allowed ??= current.allowBelow
+      allowed = current.allowBelow ?? allowed
       const end = permission.indexOf(":", start)
       const segment = end === -1 ? permission.slice(start) : permission.slice(start, end)
-      if (segment.length === 0) return notGranted
+      if (!segmentPattern.test(segment)) return notGranted
       current = current.children.get(segment)
       if (end === -1) {
         if (current === undefined) break
         if (current.deny !== undefined) return { _tag: "Denied", rule: current.deny }
-        allowed ??= current.allow
+        allowed = current.allow ?? allowed
         break
       }
       start = end + 1

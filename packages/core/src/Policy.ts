@@ -57,7 +57,7 @@ export const scope = (required: string): Policy<Scopes.CurrentScopes> => {
   if (Either.isLeft(checked)) throw new globalThis.Error(`Policy.scope: ${checked.left.message}`)
   const granted = Effect.succeed(new Allowed({ grant: `scope ${required}` }))
   const denied = Effect.fail(
-    Forbidden.of("missing_scope", `scope ${required}`, `the token lacks the scope "${required}"`, required)
+    Forbidden.of("missing_scope", `scope ${required}`, `the token lacks the scope '${required}'`, required)
   )
   return Effect.flatMap(Scopes.CurrentScopes, (current) => current.scopes.has(required) ? granted : denied)
 }
@@ -77,11 +77,15 @@ export const permission = <P extends string>(
         return Effect.succeed(new Allowed({ grant: `permission ${check.grant}` }))
       case "Denied":
         return Effect.fail(
-          Forbidden.of("denied_permission", `permission ${required}`, `the permission "${required}" is denied`)
+          Forbidden.of(
+            "denied_permission",
+            `permission ${required}`,
+            `the permission '${required}' is denied by '${check.rule}'`
+          )
         )
       case "NotGranted":
         return Effect.fail(
-          Forbidden.of("missing_permission", `permission ${required}`, `the permission "${required}" is not granted`)
+          Forbidden.of("missing_permission", `permission ${required}`, `the permission '${required}' is not granted`)
         )
     }
   })
@@ -121,14 +125,18 @@ export type AnyPolicy = Policy<unknown>
 type ContextOf<Ps extends ReadonlyArray<AnyPolicy>> = Effect.Effect.Context<Ps[number]>
 
 /** Allows when every policy allows; fails with the first refusal. */
-export const all = <const Ps extends ReadonlyArray<AnyPolicy>>(...policies: Ps): Policy<ContextOf<Ps>> =>
+export const all = <const Ps extends readonly [AnyPolicy, ...Array<AnyPolicy>]>(
+  ...policies: Ps
+): Policy<ContextOf<Ps>> =>
   Effect.map(
     Effect.forEach(policies, (policy) => policy as Policy<ContextOf<Ps>>),
-    (allowed) => new Allowed({ grant: allowed.map((a) => a.grant).join(" and ") || "authenticated" })
+    (allowed) => new Allowed({ grant: allowed.map((a) => a.grant).join(" and ") })
   )
 
 /** Allows when one policy allows (tried in order); otherwise `no_alternative`. */
-export const any = <const Ps extends ReadonlyArray<AnyPolicy>>(...policies: Ps): Policy<ContextOf<Ps>> =>
+export const any = <const Ps extends readonly [AnyPolicy, ...Array<AnyPolicy>]>(
+  ...policies: Ps
+): Policy<ContextOf<Ps>> =>
   Effect.suspend(() => {
     const refusals: Array<Forbidden> = []
     const loop = (i: number): Policy<ContextOf<Ps>> =>

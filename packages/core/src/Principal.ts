@@ -92,7 +92,7 @@ export const make = (fields: {
     kind: fields.kind ?? "user",
     subject: fields.subject,
     tenant: fields.tenant,
-    tenants: fields.tenants ?? [fields.tenant],
+    tenants: [...new Set([fields.tenant, ...(fields.tenants ?? [])])],
     clientId: fields.clientId ?? null,
     issuer: fields.issuer,
     tokenId: fields.tokenId ?? null,

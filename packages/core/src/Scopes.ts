@@ -37,7 +37,11 @@ export type ScopeToken = typeof ScopeToken.Type
 
 /** A scope string that is not in the RFC 6749 §3.3 grammar. */
 export class InvalidScope extends Data.TaggedError("InvalidScope")<{
-  /** Index of the offending character (or of the empty token) in the input. */
+  /**
+   * Where the problem is: from `parse`, the index in the string of the
+   * offending character or of the empty token; from `fromTokens`, the index
+   * of the offending token.
+   */
   readonly position: number
   readonly message: string
 }> {}
@@ -114,7 +118,7 @@ export const parse = (input: string): Either.Either<Scopes, InvalidScope> => {
   const tokens: Array<ScopeToken> = []
   let start = 0
   for (let i = 0; i <= input.length; i++) {
-    const code = i < input.length ? input.charCodeAt(i) : 0x20
+    const code = i < input.length ? input.codePointAt(i)! : 0x20
     if (code === 0x20) {
       if (i === start) {
         return Either.left(
@@ -144,7 +148,7 @@ export const fromTokens = (tokens: Iterable<string>): Either.Either<Scopes, Inva
       return Either.left(new InvalidScope({ position: index, message: `scope-token ${index} is empty` }))
     }
     for (let i = 0; i < token.length; i++) {
-      const code = token.charCodeAt(i)
+      const code = token.codePointAt(i)!
       if (!isTokenChar(code)) {
         return Either.left(
           new InvalidScope({
