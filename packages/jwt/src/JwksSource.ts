@@ -1,0 +1,187 @@
+/**
+ * Fetching a JSON Web Key Set over HTTP, defensively: https only (plain http
+ * only to a loopback host, and only when allowed explicitly), a timeout, a
+ * body size cap, no redirects, and a Schema decode that drops private keys and
+ * keys not meant for verifying signatures.
+ *
+ * @since 0.1.0
+ */
+import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as Chunk from "effect/Chunk"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
+
+/** Why a JWKS fetch failed. */
+export type FetchFailure = "insecure_url" | "timeout" | "transport" | "redirect" | "status" | "too_large" | "invalid"
+
+/** A JWKS fetch that failed. The message never contains response bodies. */
+export class JwksFetchError extends Data.TaggedError("JwksFetchError")<{
+  readonly reason: FetchFailure
+  readonly message: string
+}> {}
+
+/** A public verification key as published in a JWKS. */
+export const PublicJwk = Schema.Struct({
+  kty: Schema.Literal("RSA", "EC", "OKP"),
+  kid: Schema.optional(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(256))),
+  alg: Schema.optional(Schema.String),
+  use: Schema.optional(Schema.String),
+  key_ops: Schema.optional(Schema.Array(Schema.String)),
+  crv: Schema.optional(Schema.String),
+  n: Schema.optional(Schema.String),
+  e: Schema.optional(Schema.String),
+  x: Schema.optional(Schema.String),
+  y: Schema.optional(Schema.String)
+})
+
+/** @since 0.1.0 */
+export type PublicJwk = typeof PublicJwk.Type
+
+const privateMembers = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"] as const
+
+/** Why a key of a set was not taken. */
+export type Dropped = "private" | "not_for_signatures" | "unsupported"
+
+/** A decoded key set: the usable keys, and how many were dropped and why. */
+export interface KeySet {
+  readonly keys: ReadonlyArray<PublicJwk>
+  readonly dropped: ReadonlyArray<Dropped>
+  /** `Cache-Control: max-age` of the response, in seconds, if any. */
+  readonly maxAgeSeconds: number | undefined
+}
+
+const decodeJwk = Schema.decodeUnknownEither(PublicJwk)
+
+/** Decodes a JWKS document, keeping only public keys usable to verify signatures. */
+export const decode = (document: unknown, maxAgeSeconds?: number): Either.Either<KeySet, string> => {
+  if (typeof document !== "object" || document === null || !Array.isArray((document as { keys?: unknown }).keys)) {
+    return Either.left("the document is not a JWK Set (no 'keys' array)")
+  }
+  const keys: Array<PublicJwk> = []
+  const dropped: Array<Dropped> = []
+  for (const candidate of (document as { keys: ReadonlyArray<unknown> }).keys) {
+    if (typeof candidate !== "object" || candidate === null) {
+      dropped.push("unsupported")
+      continue
+    }
+    if (privateMembers.some((member) => member in candidate)) {
+      dropped.push("private")
+      continue
+    }
+    const jwk = decodeJwk(candidate)
+    if (Either.isLeft(jwk)) {
+      dropped.push("unsupported")
+      continue
+    }
+    const { key_ops, use } = jwk.right
+    if ((use !== undefined && use !== "sig") || (key_ops !== undefined && !key_ops.includes("verify"))) {
+      dropped.push("not_for_signatures")
+      continue
+    }
+    keys.push(jwk.right)
+  }
+  return Either.right({ keys, dropped, maxAgeSeconds })
+}
+
+/** Options for fetching. */
+export interface FetchOptions {
+  /** Allows `http:` to a loopback host (127.0.0.0/8, ::1, localhost), for tests and local development. */
+  readonly allowInsecureLoopback?: boolean
+  readonly timeout?: Duration.DurationInput
+  /** The largest response body accepted, in bytes. */
+  readonly maxBytes?: number
+}
+
+const loopback = (hostname: string): boolean =>
+  hostname === "localhost" || hostname === "[::1]" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname)
+
+/** Checks a JWKS URL: https, or http to loopback when allowed. */
+export const checkUrl = (url: string, allowInsecureLoopback: boolean): Either.Either<URL, JwksFetchError> => {
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    return Either.left(new JwksFetchError({ reason: "insecure_url", message: "the JWKS URL is not a URL" }))
+  }
+  if (parsed.protocol === "https:") return Either.right(parsed)
+  if (parsed.protocol === "http:" && allowInsecureLoopback && loopback(parsed.hostname)) return Either.right(parsed)
+  return Either.left(
+    new JwksFetchError({
+      reason: "insecure_url",
+      message: allowInsecureLoopback ?
+        "the JWKS URL must use https (plain http is allowed only to a loopback host)" :
+        "the JWKS URL must use https (set allowInsecureLoopback for a loopback http URL in tests)"
+    })
+  )
+}
+
+const maxAgeOf = (cacheControl: string | undefined): number | undefined => {
+  const match = cacheControl === undefined ? null : /(?:^|,)\s*max-age=(\d{1,9})\s*(?:,|$)/i.exec(cacheControl)
+  return match === null ? undefined : Number(match[1])
+}
+
+/** Fetches and decodes a JWKS. */
+export const fetch = (
+  url: string,
+  options: FetchOptions = {}
+): Effect.Effect<KeySet, JwksFetchError, HttpClient.HttpClient> =>
+  Effect.gen(function*() {
+    const target = yield* checkUrl(url, options.allowInsecureLoopback === true)
+    const maxBytes = options.maxBytes ?? 256 * 1024
+    const client = yield* HttpClient.HttpClient
+    const response = yield* client.execute(HttpClientRequest.get(target.href).pipe(HttpClientRequest.acceptJson)).pipe(
+      Effect.mapError(() =>
+        new JwksFetchError({ reason: "transport", message: "the JWKS endpoint could not be reached" })
+      )
+    )
+    if (response.status >= 300 && response.status < 400) {
+      return yield* new JwksFetchError({ reason: "redirect", message: "the JWKS endpoint answered with a redirect" })
+    }
+    if (response.status !== 200) {
+      return yield* new JwksFetchError({
+        reason: "status",
+        message: `the JWKS endpoint answered with HTTP ${response.status}`
+      })
+    }
+    const declared = Number(response.headers["content-length"] ?? "0")
+    const tooLarge = new JwksFetchError({ reason: "too_large", message: `the JWKS is larger than ${maxBytes} bytes` })
+    if (declared > maxBytes) return yield* tooLarge
+    const body = yield* response.stream.pipe(
+      Stream.mapError(() => new JwksFetchError({ reason: "transport", message: "the JWKS response broke off" })),
+      Stream.runFoldEffect(Chunk.empty<Uint8Array>(), (acc, chunk) =>
+        Chunk.reduce(acc, chunk.length, (n, c) =>
+            n + c.length) > maxBytes ?
+          Effect.fail(tooLarge) :
+          Effect.succeed(Chunk.append(acc, chunk)))
+    )
+    const bytes = Buffer.concat(Chunk.toReadonlyArray(body))
+    const invalid = (message: string) =>
+      new JwksFetchError({ reason: "invalid", message })
+    const text = yield* Effect.try({
+      try: () => new TextDecoder("utf-8", { fatal: true }).decode(bytes),
+      catch: () => invalid("the JWKS is not UTF-8")
+    })
+    const json = yield* Effect.try({
+      try: () => JSON.parse(text) as unknown,
+      catch: () => invalid("the JWKS is not JSON")
+    })
+    return yield* Either.mapLeft(decode(json, maxAgeOf(response.headers["cache-control"])), invalid)
+  }).pipe(
+    Effect.scoped,
+    Effect.timeoutFail({
+      duration: options.timeout ?? Duration.seconds(5),
+      onTimeout: () => new JwksFetchError({ reason: "timeout", message: "the JWKS endpoint did not answer in time" })
+    }),
+    // fetch-based clients follow redirects unless told not to; a JWKS must not move.
+    Effect.provideService(FetchHttpClient.RequestInit, { redirect: "manual" }),
+    Effect.withSpan("warden.jwks.fetch", { attributes: { "url.full": url } })
+  )
+
+/** @internal */
+export const _maxAgeOf = maxAgeOf

@@ -1,0 +1,415 @@
+/**
+ * Verifies JWT bearer tokens and turns their claims into a `Principal`: the
+ * production `Authenticator` for JWTs.
+ *
+ * Before jose: a length cap and the strict compact check (three canonical
+ * base64url segments; header and claims strict JSON objects with no repeated
+ * member). Then `jose.jwtVerify` with an algorithm allow-list, exact
+ * issuer(s), audience, `typ` (`at+jwt` by default, RFC 9068), a required
+ * `exp`, `nbf`, `iat` not in the future beyond the clock skew, and a maximum
+ * lifetime. The Effect `Clock` is the time source, so `TestClock` controls it.
+ * Every failure is `Unauthenticated` with a closed reason; hostile input is
+ * never a defect.
+ *
+ * @since 0.1.0
+ */
+import * as Authenticator from "@warden/core/Authenticator"
+import { Unauthenticated } from "@warden/core/AuthError"
+import type { UnauthenticatedReason } from "@warden/core/AuthError"
+import { Principal } from "@warden/core/Principal"
+import * as Scopes from "@warden/core/Scopes"
+import { TenantId } from "@warden/core/Tenant"
+import * as Clock from "effect/Clock"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
+import * as jose from "jose"
+import * as Compact from "./internal/compact.js"
+import { Lru } from "./internal/lru.js"
+import { KeyStore } from "./KeyStore.js"
+import { RevocationStore } from "./RevocationStore.js"
+
+/** Asymmetric algorithms accepted by default. */
+export const defaultAlgorithms = ["RS256", "PS256", "ES256", "EdDSA"] as const
+
+/** Algorithms Warden can be configured to accept. */
+export type Algorithm =
+  | "RS256"
+  | "RS384"
+  | "RS512"
+  | "PS256"
+  | "PS384"
+  | "PS512"
+  | "ES256"
+  | "ES384"
+  | "ES512"
+  | "EdDSA"
+  | "Ed25519"
+  | "HS256"
+  | "HS384"
+  | "HS512"
+
+const knownAlgorithms: ReadonlySet<string> = new Set<Algorithm>([
+  "RS256",
+  "RS384",
+  "RS512",
+  "PS256",
+  "PS384",
+  "PS512",
+  "ES256",
+  "ES384",
+  "ES512",
+  "EdDSA",
+  "Ed25519",
+  "HS256",
+  "HS384",
+  "HS512"
+])
+
+/** What a verifier checks, and how it reads claims. */
+export interface Options {
+  /** Accepted issuers, compared exactly. */
+  readonly issuers: readonly [string, ...Array<string>]
+  /** Accepted audiences: the token's `aud` must contain one of them. */
+  readonly audience: string | readonly [string, ...Array<string>]
+  /** The algorithm allow-list. Default: RS256, PS256, ES256, EdDSA. HS* need `hmacSecret`. */
+  readonly algorithms?: ReadonlyArray<Algorithm>
+  /** The shared secret for HS* algorithms: at least 32 bytes. Only used when an HS* algorithm is allowed. */
+  readonly hmacSecret?: Redacted.Redacted<string | Uint8Array>
+  /** The required `typ` header (RFC 9068 `at+jwt` by default); `null` to accept any or none. */
+  readonly type?: string | null
+  readonly clockSkew?: Duration.DurationInput
+  /** The longest accepted lifetime, `exp` minus `iat` (or `nbf`). Default 24 hours. */
+  readonly maxLifetime?: Duration.DurationInput
+  /** The longest accepted token, in bytes. Default 8 KiB. */
+  readonly maxTokenBytes?: number
+  /** The claim naming the principal's tenant. Default `tid`. */
+  readonly tenantClaim?: string
+  /** The claim listing every tenant a multi-tenant principal may act in. Default `tenants`. */
+  readonly tenantsClaim?: string
+  /** Also read scopes from an array claim such as `scp`. */
+  readonly scopeArrayClaim?: string
+  /** Read permission grants from this array claim (and denies from `denyClaim`). */
+  readonly permissionsClaim?: string
+  readonly denyClaim?: string
+  /**
+   * Decides whether the claims describe a service rather than a user. Default:
+   * no `sub`, or `sub` equal to `client_id` (the client-credentials shape).
+   */
+  readonly isService?: (claims: Readonly<Record<string, unknown>>) => boolean
+  /** Verified-token cache size; 0 disables it. Default 10,000. */
+  readonly cacheSize?: number
+}
+
+/** The verifier. */
+export class JwtVerifier extends Context.Tag("@warden/jwt/JwtVerifier")<JwtVerifier, {
+  readonly verify: (token: string) => Effect.Effect<Principal, Unauthenticated>
+}>() {}
+
+/** Options that cannot work: an HS* algorithm without a long enough secret, an empty allow-list. */
+export class InvalidOptions extends Schema.TaggedError<InvalidOptions>()("InvalidOptions", {
+  message: Schema.String
+}) {}
+
+const verifications = Metric.counter("warden_jwt_verifications_total", {
+  description: "JWT verifications, by outcome"
+})
+
+const fail = (reason: UnauthenticatedReason, description: string) =>
+  Effect.fail(Unauthenticated.of(reason, description))
+
+/** Maps jose's errors (and the TypeErrors and DOMExceptions under it) to a reason. */
+const fromJose = (error: unknown): Unauthenticated => {
+  if (error instanceof jose.errors.JWTExpired) return Unauthenticated.of("expired", "the token has expired")
+  if (error instanceof jose.errors.JWTClaimValidationFailed) {
+    switch (error.claim) {
+      case "iss":
+        return Unauthenticated.of("issuer", "the token's issuer is not accepted")
+      case "aud":
+        return Unauthenticated.of("audience", "the token is not meant for this audience")
+      case "nbf":
+        return Unauthenticated.of("not_yet_valid", "the token is not valid yet")
+      case "iat":
+        return Unauthenticated.of("not_yet_valid", "the token was issued in the future")
+      case "typ":
+        return Unauthenticated.of("type", "the token's type is not accepted")
+      default:
+        return Unauthenticated.of("claims", "a required claim is missing or malformed")
+    }
+  }
+  if (error instanceof jose.errors.JWSSignatureVerificationFailed) {
+    return Unauthenticated.of("signature", "the token's signature does not verify")
+  }
+  if (error instanceof jose.errors.JOSEAlgNotAllowed) {
+    return Unauthenticated.of("algorithm", "the token's algorithm is not accepted")
+  }
+  if (error instanceof jose.errors.JOSENotSupported) {
+    return Unauthenticated.of("malformed", "the token uses an unsupported feature (such as an unknown crit header)")
+  }
+  if (error instanceof jose.errors.JWTInvalid || error instanceof jose.errors.JWSInvalid) {
+    return Unauthenticated.of("malformed", "the token is not a valid JWT")
+  }
+  if (error instanceof TypeError) {
+    return Unauthenticated.of("algorithm", "the token's algorithm does not fit the key")
+  }
+  return Unauthenticated.of("signature", "the token's signature could not be verified")
+}
+
+const Claims = Schema.Struct({
+  iss: Schema.String,
+  sub: Schema.optional(Schema.String),
+  client_id: Schema.optional(Schema.String),
+  jti: Schema.optional(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(256))),
+  exp: Schema.Number,
+  scope: Schema.optional(Schema.String)
+})
+
+const decodeClaims = Schema.decodeUnknownEither(Claims)
+const decodePrincipal = Schema.decodeUnknownEither(Principal)
+const decodeTenant = Schema.decodeUnknownOption(TenantId)
+
+const stringArray = (value: unknown): ReadonlyArray<string> | undefined =>
+  Array.isArray(value) && value.every((v) => typeof v === "string") ? value : undefined
+
+const defaultIsService = (claims: Readonly<Record<string, unknown>>): boolean =>
+  claims["sub"] === undefined || (claims["client_id"] !== undefined && claims["sub"] === claims["client_id"])
+
+interface Cached {
+  readonly principal: Principal
+  readonly expiresAtMs: number
+  readonly keyId: string
+}
+
+/** Builds a verifier over a key store and a revocation store. */
+export const make = (
+  options: Options
+): Effect.Effect<Context.Tag.Service<JwtVerifier>, InvalidOptions, KeyStore | RevocationStore> =>
+  Effect.gen(function*() {
+    const keys = yield* KeyStore
+    const revocations = yield* RevocationStore
+    const algorithms = options.algorithms ?? defaultAlgorithms
+    if (algorithms.length === 0) return yield* new InvalidOptions({ message: "the algorithm allow-list is empty" })
+    const unknown = algorithms.filter((a) => !knownAlgorithms.has(a))
+    if (unknown.length > 0) {
+      return yield* new InvalidOptions({ message: `unknown algorithms in the allow-list: ${unknown.join(", ")}` })
+    }
+    const symmetric = algorithms.filter((a) => a.startsWith("HS"))
+    let secret: Uint8Array | undefined
+    if (symmetric.length > 0) {
+      const raw = options.hmacSecret === undefined ? undefined : Redacted.value(options.hmacSecret)
+      secret = typeof raw === "string" ? new TextEncoder().encode(raw) : raw
+      if (secret === undefined || secret.length < 32) {
+        return yield* new InvalidOptions({
+          message: `${symmetric.join(", ")} need an explicitly configured hmacSecret of at least 32 bytes`
+        })
+      }
+    }
+    const allowed = new Set<string>(algorithms)
+    const skewSeconds = Duration.toSeconds(options.clockSkew ?? Duration.seconds(30))
+    const maxLifetimeSeconds = Duration.toSeconds(options.maxLifetime ?? Duration.hours(24))
+    const maxTokenBytes = options.maxTokenBytes ?? 8 * 1024
+    const type = options.type === undefined ? "at+jwt" : options.type
+    const tenantClaim = options.tenantClaim ?? "tid"
+    const tenantsClaim = options.tenantsClaim ?? "tenants"
+    const isService = options.isService ?? defaultIsService
+    const audience = typeof options.audience === "string" ? [options.audience] : [...options.audience]
+    const cache = (options.cacheSize ?? 10_000) > 0 ? new Lru<string, Cached>(options.cacheSize ?? 10_000) : undefined
+    if (cache !== undefined) keys.onRemoved((ids) => cache.deleteWhere((entry) => ids.includes(entry.keyId)))
+
+    const toPrincipal = (
+      claims: Readonly<Record<string, unknown>>
+    ): Either.Either<Principal, Unauthenticated> => {
+      const bad = (description: string) => Either.left(Unauthenticated.of("claims", description))
+      const base = decodeClaims(claims)
+      if (Either.isLeft(base)) return bad("the token's iss, sub, client_id, jti, exp or scope claim is malformed")
+      const tenant = decodeTenant(claims[tenantClaim])
+      if (Option.isNone(tenant)) return bad(`the token has no valid '${tenantClaim}' claim (a tenant id string)`)
+      const listed = claims[tenantsClaim]
+      const tenants = listed === undefined ? [] : stringArray(listed)
+      if (tenants === undefined || !tenants.every((t) => Option.isSome(decodeTenant(t)))) {
+        return bad(`the token's '${tenantsClaim}' claim is not an array of tenant ids`)
+      }
+      let scopes = base.right.scope === undefined ? Scopes.empty : undefined
+      if (scopes === undefined) {
+        const parsed = Scopes.parse(base.right.scope!)
+        if (Either.isLeft(parsed)) return bad(`the token's scope claim is malformed: ${parsed.left.message}`)
+        scopes = parsed.right
+      }
+      if (options.scopeArrayClaim !== undefined && claims[options.scopeArrayClaim] !== undefined) {
+        const array = stringArray(claims[options.scopeArrayClaim])
+        const parsed = array === undefined ? undefined : Scopes.fromTokens([...scopes.tokens, ...array])
+        if (parsed === undefined || Either.isLeft(parsed)) {
+          return bad(`the token's '${options.scopeArrayClaim}' claim is not an array of scope-tokens`)
+        }
+        scopes = parsed.right
+      }
+      const grants = (claim: string | undefined) => claim === undefined ? [] : stringArray(claims[claim] ?? [])
+      const allow = grants(options.permissionsClaim)
+      const deny = grants(options.denyClaim)
+      if (allow === undefined || deny === undefined) return bad("the token's permission claims are not string arrays")
+      const service = isService(claims)
+      const subject = base.right.sub ?? base.right.client_id
+      if (subject === undefined) return bad("the token names neither a subject nor a client")
+      const principal = decodePrincipal({
+        kind: service ? "service" : "user",
+        subject,
+        tenant: tenant.value,
+        tenants: [...new Set([tenant.value, ...tenants])],
+        clientId: base.right.client_id ?? null,
+        issuer: base.right.iss,
+        tokenId: base.right.jti ?? null,
+        expiresAt: base.right.exp,
+        authenticatedBy: "jwt",
+        scopes: scopes.tokens,
+        permissions: { allow, deny }
+      })
+      return Either.mapLeft(
+        principal,
+        () => Unauthenticated.of("claims", "the token's subject or client id is malformed")
+      )
+    }
+
+    const checkRevoked = (principal: Principal) =>
+      principal.tokenId === null ?
+        Effect.succeed(principal) :
+        Effect.flatMap(
+          revocations.isRevoked({ issuer: principal.issuer, tokenId: principal.tokenId }),
+          (revoked) => revoked ? fail("revoked", "the token has been revoked") : Effect.succeed(principal)
+        )
+
+    const verifyFresh = (token: string, parts: Compact.Parts, nowMs: number) =>
+      Effect.gen(function*() {
+        const { header } = parts
+        const alg = header["alg"]
+        if (typeof alg !== "string" || !allowed.has(alg)) {
+          return yield* fail("algorithm", "the token's algorithm is not accepted")
+        }
+        if (
+          header["cty"] !== undefined && String(header["cty"]).toUpperCase().replace(/^APPLICATION\//, "") === "JWT"
+        ) {
+          return yield* fail("malformed", "nested JWTs are not accepted")
+        }
+        const kid = header["kid"]
+        if (kid !== undefined && (typeof kid !== "string" || kid.length === 0 || kid.length > 256)) {
+          return yield* fail("malformed", "the token's kid header is not a short string")
+        }
+        const found = alg.startsWith("HS") ?
+          { id: "#hmac", key: secret! } :
+          yield* keys.find({ kid, alg })
+        const verified = yield* Effect.tryPromise({
+          try: () =>
+            jose.jwtVerify(token, found.key, {
+              algorithms: [alg],
+              issuer: [...options.issuers],
+              audience,
+              clockTolerance: skewSeconds,
+              currentDate: new Date(nowMs),
+              requiredClaims: ["exp", "iss", "aud"],
+              ...(type === null ? {} : { typ: type })
+            }),
+          catch: fromJose
+        })
+        const claims = verified.payload
+        const now = nowMs / 1000
+        if (typeof claims.iat === "number" && claims.iat > now + skewSeconds) {
+          return yield* fail("not_yet_valid", "the token was issued in the future")
+        }
+        const start = typeof claims.iat === "number" ? claims.iat : typeof claims.nbf === "number" ? claims.nbf : now
+        if (claims.exp! - start > maxLifetimeSeconds) {
+          return yield* fail("lifetime", "the token's lifetime is longer than accepted")
+        }
+        const principal = yield* toPrincipal(parts.claims)
+        return { principal, keyId: found.id }
+      })
+
+    const verify = (token: string) =>
+      Effect.gen(function*() {
+        const nowMs = yield* Clock.currentTimeMillis
+        const hit = cache?.get(token)
+        if (hit !== undefined) {
+          if (hit.expiresAtMs > nowMs && (hit.keyId === "#hmac" || keys.has(hit.keyId))) {
+            return yield* checkRevoked(hit.principal)
+          }
+          cache!.delete(token)
+        }
+        const parts = Compact.split(token, maxTokenBytes)
+        if (Either.isLeft(parts)) return yield* fail(parts.left.reason, parts.left.description)
+        const { keyId, principal } = yield* verifyFresh(token, parts.right, nowMs)
+        yield* checkRevoked(principal)
+        cache?.set(token, { principal, keyId, expiresAtMs: principal.expiresAt! * 1000 })
+        return principal
+      }).pipe(
+        Effect.tapBoth({
+          onFailure: (e) => Metric.increment(Metric.tagged(verifications, "outcome", e.reason)),
+          onSuccess: () => Metric.increment(Metric.tagged(verifications, "outcome", "ok"))
+        }),
+        Effect.withSpan("warden.jwt.verify")
+      )
+
+    return { verify }
+  })
+
+/** The verifier as a layer. */
+export const layer = (options: Options): Layer.Layer<JwtVerifier, InvalidOptions, KeyStore | RevocationStore> =>
+  Layer.effect(JwtVerifier, make(options))
+
+/**
+ * The verifier from configuration: `WARDEN_ISSUER` (comma-separated for
+ * several), `WARDEN_AUDIENCE`, and optionally `WARDEN_JWT_ALGORITHMS`,
+ * `WARDEN_JWT_TYPE` (`none` to accept any), `WARDEN_JWT_CLOCK_SKEW`,
+ * `WARDEN_JWT_MAX_LIFETIME`, `WARDEN_JWT_MAX_BYTES`, `WARDEN_TENANT_CLAIM`,
+ * `WARDEN_JWT_HMAC_SECRET` (redacted).
+ */
+export const layerConfig: Layer.Layer<
+  JwtVerifier,
+  InvalidOptions | ConfigError.ConfigError,
+  KeyStore | RevocationStore
+> = Layer.unwrapEffect(
+  Effect.map(
+    Config.all({
+      issuers: Config.array(Config.string(), "WARDEN_ISSUER"),
+      audience: Config.array(Config.string(), "WARDEN_AUDIENCE"),
+      algorithms: Config.withDefault(Config.array(Config.string(), "WARDEN_JWT_ALGORITHMS"), [...defaultAlgorithms]),
+      type: Config.withDefault(Config.string("WARDEN_JWT_TYPE"), "at+jwt"),
+      clockSkew: Config.withDefault(Config.duration("WARDEN_JWT_CLOCK_SKEW"), Duration.seconds(30)),
+      maxLifetime: Config.withDefault(Config.duration("WARDEN_JWT_MAX_LIFETIME"), Duration.hours(24)),
+      maxTokenBytes: Config.withDefault(Config.integer("WARDEN_JWT_MAX_BYTES"), 8 * 1024),
+      tenantClaim: Config.withDefault(Config.string("WARDEN_TENANT_CLAIM"), "tid"),
+      hmacSecret: Config.option(Config.redacted("WARDEN_JWT_HMAC_SECRET"))
+    }),
+    (c) => {
+      const [issuer, ...issuers] = c.issuers
+      const [audience, ...audiences] = c.audience
+      if (issuer === undefined || audience === undefined) {
+        return Layer.fail(new InvalidOptions({ message: "WARDEN_ISSUER and WARDEN_AUDIENCE must not be empty" }))
+      }
+      return layer({
+        issuers: [issuer, ...issuers],
+        audience: [audience, ...audiences],
+        algorithms: c.algorithms as ReadonlyArray<Algorithm>,
+        type: c.type === "none" ? null : c.type,
+        clockSkew: c.clockSkew,
+        maxLifetime: c.maxLifetime,
+        maxTokenBytes: c.maxTokenBytes,
+        tenantClaim: c.tenantClaim,
+        ...(Option.isSome(c.hmacSecret) ? { hmacSecret: c.hmacSecret.value } : {})
+      })
+    }
+  )
+)
+
+/** `Authenticator` backed by the verifier: plug it under Warden's RPC middlewares. */
+export const layerAuthenticator: Layer.Layer<Authenticator.Authenticator, never, JwtVerifier> = Layer.effect(
+  Authenticator.Authenticator,
+  Effect.map(JwtVerifier, (verifier) => ({
+    authenticate: (credentials) => verifier.verify(Redacted.value(credentials.token))
+  }))
+)

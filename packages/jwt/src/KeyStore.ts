@@ -1,0 +1,304 @@
+/**
+ * The verification keys of an issuer, fetched from its JWKS and kept fresh by
+ * a fiber forked into the layer's scope: closing the layer stops it.
+ *
+ * - Refreshes on an interval with jitter, following `Cache-Control: max-age`
+ *   within bounds.
+ * - A token with an unknown `kid` triggers a refetch: single-flight (any
+ *   number of concurrent callers share one request) and at most one per
+ *   cooldown, failed fetches included, so a flood of random kids cannot
+ *   hammer the endpoint; known keys keep verifying meanwhile.
+ * - While the endpoint fails, the last good keys serve for `maxStale`; after
+ *   that verification fails closed with `keys_unavailable`.
+ * - Keys that leave the set stop verifying at once; listeners (the
+ *   verified-token cache) hear which.
+ *
+ * @since 0.1.0
+ */
+import type * as HttpClient from "@effect/platform/HttpClient"
+import { Unauthenticated } from "@warden/core/AuthError"
+import * as Clock from "effect/Clock"
+import * as Config from "effect/Config"
+import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
+import * as Random from "effect/Random"
+import * as Scope from "effect/Scope"
+import * as jose from "jose"
+import * as JwksSource from "./JwksSource.js"
+
+/** How the key store fetches and refreshes. */
+export interface Options extends JwksSource.FetchOptions {
+  readonly jwksUrl: string
+  /** Refresh interval when the response carries no usable max-age. Default 5 minutes. */
+  readonly refreshInterval?: Duration.DurationInput
+  /** Bounds applied to `Cache-Control: max-age`. Default 1 minute to 1 hour. */
+  readonly minRefreshInterval?: Duration.DurationInput
+  readonly maxRefreshInterval?: Duration.DurationInput
+  /** Fraction of the interval taken off at random, so fleets do not refresh in step. Default 0.1. */
+  readonly jitter?: number
+  /** The least time between two fetches triggered by unknown kids or by failures. Default 30 seconds. */
+  readonly cooldown?: Duration.DurationInput
+  /** How long the last good keys serve after the last successful fetch. Default 1 hour. */
+  readonly maxStale?: Duration.DurationInput
+}
+
+/** A key found for a token. `id` identifies the JWK (its kid, or its thumbprint when it has none). */
+export interface FoundKey {
+  readonly id: string
+  readonly key: jose.CryptoKey | Uint8Array
+}
+
+/** What the store holds, for health checks and tests. */
+export interface Status {
+  readonly ids: ReadonlyArray<string>
+  /** Epoch ms of the last successful fetch, if any. */
+  readonly fetchedAt: number | undefined
+  readonly lastFailure: JwksSource.JwksFetchError | undefined
+  readonly fetches: number
+}
+
+/** The keys of one issuer. */
+export class KeyStore extends Context.Tag("@warden/jwt/KeyStore")<KeyStore, {
+  /** The key for a token header: by `kid`, else the only key that fits `alg`. */
+  readonly find: (header: { readonly kid?: string | undefined; readonly alg: string }) => Effect.Effect<
+    FoundKey,
+    Unauthenticated
+  >
+  /** Whether a key (by `FoundKey.id`) is still in the set. */
+  readonly has: (id: string) => boolean
+  /** Calls `listener` with the ids of keys that left the set, after each fetch that removed some. */
+  readonly onRemoved: (listener: (ids: ReadonlyArray<string>) => void) => void
+  /** Fetches now (sharing a fetch already under way). */
+  readonly refresh: Effect.Effect<void, JwksSource.JwksFetchError>
+  readonly status: Effect.Effect<Status>
+}>() {}
+
+const fetches = Metric.counter("warden_jwks_fetches_total", { description: "JWKS fetches, by outcome" })
+const keysAdded = Metric.counter("warden_jwks_keys_added_total", { description: "Keys that joined a JWKS" })
+const keysRemoved = Metric.counter("warden_jwks_keys_removed_total", { description: "Keys that left a JWKS" })
+const keySetAge = Metric.gauge("warden_jwks_age_seconds", { description: "Age of the key set in use" })
+
+interface Entry {
+  readonly id: string
+  readonly jwk: JwksSource.PublicJwk
+  readonly imported: Map<string, jose.CryptoKey>
+}
+
+const idOf = (jwk: JwksSource.PublicJwk): Effect.Effect<string> =>
+  jwk.kid !== undefined ?
+    Effect.succeed(jwk.kid) :
+    Effect.map(
+      Effect.promise(() => jose.calculateJwkThumbprint(jwk as jose.JWK)).pipe(Effect.orElseSucceed(() => "")),
+      (thumbprint) => `#${thumbprint}`
+    )
+
+/** Which JWK key types can verify which JWS algorithms. */
+const fits = (jwk: JwksSource.PublicJwk, alg: string): boolean => {
+  if (jwk.alg !== undefined && jwk.alg !== alg) return false
+  switch (alg.slice(0, 2)) {
+    case "RS":
+    case "PS":
+      return jwk.kty === "RSA"
+    case "ES":
+      return jwk.kty === "EC" &&
+        (alg === "ES256" ? jwk.crv === "P-256" : alg === "ES384" ? jwk.crv === "P-384" : jwk.crv === "P-521")
+    case "Ed":
+      return jwk.kty === "OKP" && (jwk.crv === "Ed25519" || alg === "EdDSA")
+    default:
+      return false
+  }
+}
+
+const unknownKey = Unauthenticated.of("unknown_key", "no key of the issuer's key set matches the token")
+
+/** Builds a key store; its refresh fiber lives in the current scope. */
+export const make = (
+  options: Options
+): Effect.Effect<Context.Tag.Service<KeyStore>, JwksSource.JwksFetchError, HttpClient.HttpClient | Scope.Scope> =>
+  Effect.gen(function*() {
+    yield* JwksSource.checkUrl(options.jwksUrl, options.allowInsecureLoopback === true)
+    const scope = yield* Effect.scope
+    const context = yield* Effect.context<HttpClient.HttpClient>()
+    const refreshInterval = Duration.decode(options.refreshInterval ?? Duration.minutes(5))
+    const minRefresh = Duration.decode(options.minRefreshInterval ?? Duration.minutes(1))
+    const maxRefresh = Duration.decode(options.maxRefreshInterval ?? Duration.hours(1))
+    const cooldownMs = Duration.toMillis(options.cooldown ?? Duration.seconds(30))
+    const maxStaleMs = Duration.toMillis(options.maxStale ?? Duration.hours(1))
+    const jitter = Math.min(Math.max(options.jitter ?? 0.1, 0), 0.5)
+
+    let entries = new Map<string, Entry>()
+    let fetchedAt: number | undefined
+    let lastAttempt: number | undefined
+    let lastFailure: JwksSource.JwksFetchError | undefined
+    let nextInterval = refreshInterval
+    let count = 0
+    let inflight: Deferred.Deferred<void, JwksSource.JwksFetchError> | undefined
+    const listeners: Array<(ids: ReadonlyArray<string>) => void> = []
+
+    const fetchOnce = Effect.gen(function*() {
+      count++
+      lastAttempt = yield* Clock.currentTimeMillis
+      const fetched = yield* Effect.either(JwksSource.fetch(options.jwksUrl, options))
+      if (Either.isLeft(fetched)) {
+        lastFailure = fetched.left
+        yield* Metric.increment(Metric.tagged(fetches, "outcome", fetched.left.reason))
+        yield* Effect.logWarning(`warden: JWKS fetch failed: ${fetched.left.message}`)
+        return yield* fetched.left
+      }
+      const next = new Map<string, Entry>()
+      for (const jwk of fetched.right.keys) {
+        const id = yield* idOf(jwk)
+        next.set(id, entries.get(id) ?? { id, jwk, imported: new Map() })
+      }
+      const removed = [...entries.keys()].filter((id) => !next.has(id))
+      const added = [...next.keys()].filter((id) => !entries.has(id))
+      entries = next
+      fetchedAt = yield* Clock.currentTimeMillis
+      lastFailure = undefined
+      const maxAge = fetched.right.maxAgeSeconds
+      nextInterval = maxAge === undefined ?
+        refreshInterval :
+        Duration.clamp(Duration.seconds(maxAge), { minimum: minRefresh, maximum: maxRefresh })
+      yield* Metric.increment(Metric.tagged(fetches, "outcome", "ok"))
+      yield* Metric.incrementBy(keysAdded, added.length)
+      yield* Metric.incrementBy(keysRemoved, removed.length)
+      yield* Metric.set(keySetAge, 0)
+      if (removed.length > 0) { for (const listener of listeners) listener(removed) }
+    }).pipe(Effect.provide(context))
+
+    /** One fetch at a time: callers arriving while one is under way wait for it. */
+    const shared: Effect.Effect<void, JwksSource.JwksFetchError> = Effect.withFiberRuntime((fiber) => {
+      if (inflight !== undefined) return Deferred.await(inflight)
+      const done = Deferred.unsafeMake<void, JwksSource.JwksFetchError>(fiber.id())
+      inflight = done
+      const run = fetchOnce.pipe(
+        Effect.exit,
+        Effect.flatMap((exit) =>
+          Effect.suspend(() => {
+            inflight = undefined
+            return Deferred.done(done, exit)
+          })
+        )
+      )
+      // Forked into the store's scope: an interrupted caller does not cancel the fetch others wait for.
+      return Effect.zipRight(Effect.forkIn(run, scope), Deferred.await(done))
+    })
+
+    /** Fetches unless one happened within the cooldown. */
+    const fetchIfCool = Effect.flatMap(
+      Clock.currentTimeMillis,
+      (now) =>
+        inflight !== undefined || lastAttempt === undefined || now - lastAttempt >= cooldownMs ?
+          Effect.ignore(shared) :
+          Effect.void
+    )
+
+    const lookup = (kid: string | undefined, alg: string): Entry | undefined => {
+      if (kid !== undefined) {
+        const entry = entries.get(kid)
+        return entry !== undefined && fits(entry.jwk, alg) ? entry : undefined
+      }
+      const candidates = [...entries.values()].filter((e) => fits(e.jwk, alg))
+      return candidates.length === 1 ? candidates[0] : undefined
+    }
+
+    const importKey = (entry: Entry, alg: string): Effect.Effect<FoundKey, Unauthenticated> => {
+      const cached = entry.imported.get(alg)
+      if (cached !== undefined) return Effect.succeed({ id: entry.id, key: cached })
+      return Effect.tryPromise({
+        try: () => jose.importJWK(entry.jwk as jose.JWK, alg) as Promise<jose.CryptoKey>,
+        catch: () => Unauthenticated.of("unknown_key", "the matching key of the issuer's key set cannot be used")
+      }).pipe(
+        Effect.tap((key) => Effect.sync(() => entry.imported.set(alg, key))),
+        Effect.map((key) => ({ id: entry.id, key }))
+      )
+    }
+
+    const fresh = Effect.map(
+      Clock.currentTimeMillis,
+      (now) => fetchedAt !== undefined && now - fetchedAt <= maxStaleMs
+    )
+
+    const find = (header: { readonly kid?: string | undefined; readonly alg: string }) =>
+      Effect.gen(function*() {
+        if (!(yield* fresh)) {
+          yield* fetchIfCool
+          if (!(yield* fresh)) {
+            return yield* Unauthenticated.of(
+              "keys_unavailable",
+              "the issuer's keys could not be fetched recently enough to verify tokens"
+            )
+          }
+        }
+        let entry = lookup(header.kid, header.alg)
+        if (entry === undefined) {
+          yield* fetchIfCool
+          entry = lookup(header.kid, header.alg)
+        }
+        if (entry === undefined) return yield* unknownKey
+        return yield* importKey(entry, header.alg)
+      })
+
+    const retryDelay = Duration.min(Duration.millis(cooldownMs), refreshInterval)
+    /** After a success, the interval less some jitter; after a failure, the cooldown. */
+    const nextDelay = Effect.suspend(() =>
+      lastFailure === undefined && fetchedAt !== undefined ?
+        Effect.map(Random.next, (r) => Duration.times(nextInterval, 1 - jitter * r)) :
+        Effect.succeed(retryDelay)
+    )
+
+    // The first fetch happens before the layer is ready; a failure is not fatal (tokens fail closed until it works).
+    yield* Effect.ignore(shared)
+    yield* Effect.flatMap(nextDelay, Effect.sleep).pipe(
+      Effect.zipRight(Effect.ignore(shared)),
+      Effect.forever,
+      Effect.interruptible,
+      Effect.forkIn(scope)
+    )
+
+    return {
+      find: (header) => find(header).pipe(Effect.withSpan("warden.jwks.find")),
+      has: (id) => entries.has(id),
+      onRemoved: (listener) => {
+        listeners.push(listener)
+      },
+      refresh: shared,
+      status: Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        Effect.as(
+          fetchedAt === undefined ? Effect.void : Metric.set(keySetAge, (now - fetchedAt) / 1000),
+          { ids: [...entries.keys()], fetchedAt, lastFailure, fetches: count }
+        ))
+    }
+  })
+
+/** The key store as a layer. */
+export const layer = (options: Options): Layer.Layer<KeyStore, JwksSource.JwksFetchError, HttpClient.HttpClient> =>
+  Layer.scoped(KeyStore, make(options))
+
+/**
+ * The key store from configuration: `WARDEN_JWKS_URL`, and optionally
+ * `WARDEN_JWKS_ALLOW_INSECURE_LOOPBACK`, `WARDEN_JWKS_REFRESH_INTERVAL`,
+ * `WARDEN_JWKS_COOLDOWN`, `WARDEN_JWKS_MAX_STALE`, `WARDEN_JWKS_TIMEOUT`.
+ */
+export const layerConfig: Layer.Layer<
+  KeyStore,
+  JwksSource.JwksFetchError | import("effect/ConfigError").ConfigError,
+  HttpClient.HttpClient
+> = Layer.unwrapEffect(
+  Effect.map(
+    Config.all({
+      jwksUrl: Config.string("WARDEN_JWKS_URL"),
+      allowInsecureLoopback: Config.withDefault(Config.boolean("WARDEN_JWKS_ALLOW_INSECURE_LOOPBACK"), false),
+      refreshInterval: Config.withDefault(Config.duration("WARDEN_JWKS_REFRESH_INTERVAL"), Duration.minutes(5)),
+      cooldown: Config.withDefault(Config.duration("WARDEN_JWKS_COOLDOWN"), Duration.seconds(30)),
+      maxStale: Config.withDefault(Config.duration("WARDEN_JWKS_MAX_STALE"), Duration.hours(1)),
+      timeout: Config.withDefault(Config.duration("WARDEN_JWKS_TIMEOUT"), Duration.seconds(5))
+    }),
+    layer
+  )
+)
