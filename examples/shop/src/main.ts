@@ -16,7 +16,8 @@ const dim = paint("2")
 const program = Effect.gen(function*() {
   const result = yield* scenario
   yield* Console.log(bold("Warden shop example: an inventory service protected by Warden"))
-  yield* Console.log(dim(`inventory listening on ${result.url} (Effect RPC over HTTP)`))
+  yield* Console.log(dim(`identity publishing its keys at ${result.identity}/jwks`))
+  yield* Console.log(dim(`inventory listening on ${result.url} (Effect RPC over HTTP, verifying every JWT)`))
   yield* Console.log("")
   let n = 1
   for (const step of result.steps) {

@@ -32,4 +32,4 @@ export const Server = RpcServer.layer(Api).pipe(
   Layer.provide(Handlers),
   Layer.provide(Protected.layer), // Authentication, TenantContext, ScopeContext, Authorization
   Layer.provide(AuditLog.layerLogger)
-) // still needs an Authenticator (JWT verification: @warden/jwt) and an RPC protocol
+) // then an Authenticator (JwtVerifier.layerAuthenticator from @warden/jwt) and an RPC protocol

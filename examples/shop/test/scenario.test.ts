@@ -5,14 +5,15 @@ import { fileURLToPath } from "node:url"
 import { scenario } from "../src/scenario.js"
 
 describe("the shop scenario over HTTP", () => {
-  it.effect("allows alice, keeps bob in globex, refuses carol's missing scope and the anonymous caller", () =>
+  it.effect("allows alice, keeps bob in globex, refuses carol's missing scope, the anonymous caller and a forged token", () =>
     Effect.gen(function*() {
       const result = yield* scenario
       expect(result.steps.map((s) => [s.caller, s.outcome])).toEqual([
         ["alice@acme", "allowed"],
         ["bob@globex", "allowed"],
         ["carol@acme", "refused"],
-        ["(no token)", "refused"]
+        ["(no token)", "refused"],
+        ["mallory", "refused"]
       ])
       expect(result.steps[0]?.detail).toContain("tenant=acme user=alice")
       // bob named acme in the payload; the reservation landed in globex.
@@ -23,6 +24,7 @@ describe("the shop scenario over HTTP", () => {
       expect(result.steps[2]?.http).toContain("403")
       expect(result.steps[3]?.detail).toContain("no error code, missing_credentials")
       expect(result.steps[3]?.http).toBe("401 WWW-Authenticate: Bearer realm=\"shop\"")
+      expect(result.steps[4]?.detail).toContain("invalid_token, unknown_key")
       expect(result.audit.map((e) => [e.subject, e.decision, e.reason])).toEqual([
         ["alice", "allowed", "scope orders.write"],
         ["carol", "denied", "missing_scope"]

@@ -109,13 +109,13 @@ interface Adapter {
   revokeByGrantId(grantId: string): Promise<void>
 }
 
+type Store = Map<string, { readonly payload: Record<string, unknown>; readonly expiresAt: number }>
+
 /**
  * A minimal in-memory adapter over a store the fixture owns, so tokens survive {@link OidcProviderHandle.rotate}
  * and fixtures never share state. Supplying one also avoids the "development-only in-memory adapter" warning.
  * Only client credentials are used here, so there are no grants, sessions or user codes to index.
  */
-type Store = Map<string, { readonly payload: Record<string, unknown>; readonly expiresAt: number }>
-
 const memoryAdapter = (store: Store) => (model: string): Adapter => {
   const key = (id: string) => `${model}:${id}`
   return {
