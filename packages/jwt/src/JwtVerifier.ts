@@ -112,6 +112,8 @@ export interface Options {
 /** The verifier. */
 export class JwtVerifier extends Context.Tag("@warden/jwt/JwtVerifier")<JwtVerifier, {
   readonly verify: (token: string) => Effect.Effect<Principal, Unauthenticated>
+  /** How many verified tokens the cache holds. */
+  readonly cached: Effect.Effect<number>
 }>() {}
 
 /** Options that cannot work: an HS* algorithm without a long enough secret, an empty allow-list. */
@@ -121,6 +123,9 @@ export class InvalidOptions extends Schema.TaggedError<InvalidOptions>()("Invali
 
 const verifications = Metric.counter("warden_jwt_verifications_total", {
   description: "JWT verifications, by outcome"
+})
+const cacheLookups = Metric.counter("warden_jwt_cache_lookups_total", {
+  description: "Verified-token cache lookups, by result"
 })
 
 const fail = (reason: UnauthenticatedReason, description: string) =>
@@ -336,10 +341,12 @@ export const make = (
         const hit = cache?.get(token)
         if (hit !== undefined) {
           if (hit.expiresAtMs > nowMs && (hit.keyId === "#hmac" || keys.has(hit.keyId))) {
+            yield* Metric.increment(Metric.tagged(cacheLookups, "result", "hit"))
             return yield* checkRevoked(hit.principal)
           }
           cache!.delete(token)
         }
+        if (cache !== undefined) yield* Metric.increment(Metric.tagged(cacheLookups, "result", "miss"))
         const parts = Compact.split(token, maxTokenBytes)
         if (Either.isLeft(parts)) return yield* fail(parts.left.reason, parts.left.description)
         const { keyId, principal } = yield* verifyFresh(token, parts.right, nowMs)
@@ -354,7 +361,7 @@ export const make = (
         Effect.withSpan("warden.jwt.verify")
       )
 
-    return { verify }
+    return { verify, cached: Effect.sync(() => cache?.size ?? 0) }
   })
 
 /** The verifier as a layer. */

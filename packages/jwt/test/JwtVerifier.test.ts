@@ -1,7 +1,13 @@
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { describe, expect, it } from "@effect/vitest"
-import { TokenIssuer } from "@warden/jwt"
+import { JwtVerifier, KeyStore, RevocationStore, TokenIssuer } from "@warden/jwt"
+import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import * as TestClock from "effect/TestClock"
+import { JwksServer } from "./support/jwksServer.js"
 import { setup } from "./support/verifier.js"
 
 const reasonOf = <A>(exit: Exit.Exit<A, { readonly reason: string }>) =>
@@ -68,5 +74,86 @@ describe("JwtVerifier", () => {
       expect(reasonOf(yield* Effect.exit(verifier.verify(yield* TokenIssuer.sign(stranger, claims))))).toBe(
         "unknown_key"
       )
+    }))
+})
+
+describe("the verified-token cache", () => {
+  it.scoped("is on by default, bounded by cacheSize, and keyed by the exact token string", () =>
+    Effect.gen(function*() {
+      const { sign, verifier } = yield* setup({ cacheSize: 3 })
+      const tokens = yield* Effect.all(Array.from({ length: 5 }, (_, i) => sign({ jti: `t-${i}` })))
+      for (const token of tokens) yield* verifier.verify(token)
+      expect(yield* verifier.cached).toBe(3)
+      yield* verifier.verify(tokens[4]!)
+      expect(yield* verifier.cached).toBe(3)
+    }))
+
+  it.scoped("holds a token no longer than its exp", () =>
+    Effect.gen(function*() {
+      const { sign, verifier } = yield* setup({ clockSkew: "0 seconds" })
+      const token = yield* sign({}, { lifetimeSeconds: 60 })
+      yield* verifier.verify(token)
+      yield* TestClock.adjust("61 seconds")
+      expect(reasonOf(yield* Effect.exit(verifier.verify(token)))).toBe("expired")
+      expect(yield* verifier.cached).toBe(0)
+    }))
+
+  it.scoped("can be turned off", () =>
+    Effect.gen(function*() {
+      const { sign, verifier } = yield* setup({ cacheSize: 0 })
+      yield* verifier.verify(yield* sign())
+      expect(yield* verifier.cached).toBe(0)
+    }))
+})
+
+describe("configuration", () => {
+  it.scoped("reads WARDEN_* settings through Effect Config", () =>
+    Effect.gen(function*() {
+      const server = yield* JwksServer
+      const key = yield* TokenIssuer.generateKey("ES256")
+      server.serve(TokenIssuer.jwks([key]))
+      const config = ConfigProvider.fromMap(
+        new Map([
+          ["WARDEN_ISSUER", "https://a.test,https://b.test"],
+          ["WARDEN_AUDIENCE", "inventory"],
+          ["WARDEN_JWKS_URL", server.url],
+          ["WARDEN_JWKS_ALLOW_INSECURE_LOOPBACK", "true"],
+          ["WARDEN_TENANT_CLAIM", "org"],
+          ["WARDEN_JWT_TYPE", "none"]
+        ])
+      )
+      const context = yield* Layer.build(
+        JwtVerifier.layerConfig.pipe(
+          Layer.provide(KeyStore.layerConfig),
+          Layer.provide(RevocationStore.layerMemory),
+          Layer.provide(NodeHttpClient.layerUndici),
+          Layer.provide(Layer.setConfigProvider(config))
+        )
+      )
+      const verifier = yield* Effect.provide(JwtVerifier.JwtVerifier, context)
+      const claims = { aud: "inventory", sub: "alice", org: "acme" }
+      const principal = yield* verifier.verify(
+        yield* TokenIssuer.sign(key, { ...claims, iss: "https://b.test" }, { header: { typ: "JWT" } })
+      )
+      expect(principal.tenant).toBe("acme")
+      const exit = yield* Effect.exit(
+        verifier.verify(yield* TokenIssuer.sign(key, { ...claims, iss: "https://c.test" }))
+      )
+      expect(reasonOf(exit)).toBe("issuer")
+    }))
+
+  it.effect("refuses HS256 without a secret of at least 32 bytes, and an empty or unknown allow-list", () =>
+    Effect.gen(function*() {
+      const build = (options: Partial<JwtVerifier.Options>) =>
+        JwtVerifier.make({ issuers: ["https://i"], audience: "a", ...options }).pipe(
+          Effect.provide(RevocationStore.layerNone),
+          Effect.provideService(KeyStore.KeyStore, {} as KeyStore.KeyStore["Type"]),
+          Effect.flip,
+          Effect.map((e) => e.message)
+        )
+      expect(yield* build({ algorithms: ["HS256"] })).toContain("at least 32 bytes")
+      expect(yield* build({ algorithms: ["HS256"], hmacSecret: Redacted.make("short") })).toContain("at least 32 bytes")
+      expect(yield* build({ algorithms: [] })).toContain("empty")
+      expect(yield* build({ algorithms: ["none" as JwtVerifier.Algorithm] })).toContain("unknown algorithms")
     }))
 })

@@ -1,0 +1,83 @@
+import { describe, expect, it } from "@effect/vitest"
+import * as Either from "effect/Either"
+import * as FastCheck from "effect/FastCheck"
+import * as Compact from "../src/internal/compact.js"
+import { Lru } from "../src/internal/lru.js"
+import * as StrictJson from "../src/internal/strictJson.js"
+
+describe("strict JSON", () => {
+  it.prop(
+    "agrees with JSON.parse on JSON without repeated member names",
+    [FastCheck.jsonValue({ maxDepth: 4 })],
+    ([value]) => {
+      const text = JSON.stringify(value)
+      expect(StrictJson.parse(text)).toEqual(Either.right(JSON.parse(text)))
+    },
+    { fastCheck: { numRuns: 1000 } }
+  )
+
+  it.each([
+    ["{\"tid\":\"acme\",\"tid\":\"globex\"}"],
+    ["{\"a\":{\"x\":1,\"x\":1}}"],
+    ["{\"t\\u0069d\":\"acme\",\"tid\":\"globex\"}"],
+    ["[{\"a\":1,\"a\":2}]"]
+  ])("refuses a repeated member name, however spelt: %s", (text) => {
+    expect(StrictJson.parse(text)).toEqual(Either.left(expect.stringContaining("duplicate member name")))
+  })
+
+  it.each([["{"], ["{\"a\":1,}"], ["[1,]"], ["01"], ["\"a"], ["{} x"], ["nul"], ["\"\u0001\""], [""]])(
+    "refuses malformed JSON %j",
+    (text) => {
+      expect(Either.isLeft(StrictJson.parse(text))).toBe(true)
+    }
+  )
+
+  it("bounds nesting without exhausting the stack", () => {
+    expect(StrictJson.parse("[".repeat(100_000) + "]".repeat(100_000))).toEqual(
+      Either.left(expect.stringContaining("nesting too deep"))
+    )
+  })
+})
+
+describe("the compact check", () => {
+  const header = Buffer.from("{\"alg\":\"ES256\"}").toString("base64url")
+  const claims = Buffer.from("{\"sub\":\"a\"}").toString("base64url")
+
+  it("accepts three canonical base64url segments with JSON objects", () => {
+    expect(Either.isRight(Compact.split(`${header}.${claims}.AAAA`, 8192))).toBe(true)
+  })
+
+  it.each([
+    [`${header}.${claims}`],
+    [`${header}.${claims}.`],
+    [`${header}.${claims}.AAAA.AAAA.AAAA`],
+    [` ${header}.${claims}.AAAA`],
+    [`${header}.${claims}.AAAA=`],
+    [`${header}.${claims}.AAB`],
+    [`${header}=.${claims}.AAAA`],
+    [`${Buffer.from("[1]").toString("base64url")}.${claims}.AAAA`],
+    [`${header}.${Buffer.from("\"jwt\"").toString("base64url")}.AAAA`],
+    [`${header}.${Buffer.from([0xff, 0xfe]).toString("base64url")}.AAAA`]
+  ])("refuses %s as malformed", (token) => {
+    const result = Compact.split(token, 8192)
+    expect(Either.isLeft(result) && result.left.reason).toBe("malformed")
+  })
+
+  it("refuses a token over the cap as too_large before looking at it", () => {
+    const result = Compact.split("%".repeat(8193), 8192)
+    expect(Either.isLeft(result) && result.left.reason).toBe("too_large")
+  })
+})
+
+describe("the LRU", () => {
+  it("keeps at most its capacity, forgetting the least recently used", () => {
+    const lru = new Lru<string, number>(2)
+    lru.set("a", 1)
+    lru.set("b", 2)
+    expect(lru.get("a")).toBe(1)
+    lru.set("c", 3)
+    expect([lru.get("a"), lru.get("b"), lru.get("c"), lru.size]).toEqual([1, undefined, 3, 2])
+    lru.deleteWhere((v) => v === 3)
+    expect(lru.size).toBe(1)
+  })
+})
