@@ -10,8 +10,8 @@ import { JwtVerifier, KeyStore, RevocationStore } from "@warden/jwt"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
-import { OidcProvider } from "./support/oidcProvider.js"
-import type { OidcProviderHandle } from "./support/oidcProvider.js"
+import { OidcProvider } from "../support/oidcProvider.js"
+import type { OidcProviderHandle } from "../support/oidcProvider.js"
 
 const verifierFor = (provider: OidcProviderHandle) =>
   Effect.gen(function*() {
