@@ -9,6 +9,7 @@ const pkg = (name: string, root: string) =>
 export default defineWorkspace([
   pkg("core", "./packages/core"),
   pkg("jwt", "./packages/jwt"),
+  pkg("oauth", "./packages/oauth"),
   pkg("rpc", "./packages/rpc"),
   pkg("shop", "./examples/shop"),
   mergeConfig(shared, {

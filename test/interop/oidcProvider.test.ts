@@ -5,7 +5,12 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as jose from "jose"
-import { basicAuthorization, type OidcClientId, OidcProvider, type OidcProviderHandle } from "../support/oidcProvider.js"
+import {
+  basicAuthorization,
+  type OidcClientId,
+  OidcProvider,
+  type OidcProviderHandle
+} from "../support/oidcProvider.js"
 
 const fetchJson = (url: string, init?: RequestInit) =>
   Effect.promise(async () => {

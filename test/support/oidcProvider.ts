@@ -31,6 +31,8 @@ export interface OidcProviderHandle {
   readonly resource: string
   /** A second resource indicator whose access tokens are opaque (with the same scopes). */
   readonly opaqueResource: string
+  /** A JWT resource whose tokens live 4 seconds. */
+  readonly shortResource: string
   /**
    * Requests a client-credentials token with `client_secret_basic`. Omitting `resource` yields an opaque
    * token; note oidc-provider then drops every non-OpenID scope, so such a token has no `scope`.
@@ -50,6 +52,8 @@ export interface OidcProviderHandle {
   readonly kids: () => ReadonlyArray<string>
   /** How many HTTP requests the server has received so far. */
   readonly requests: () => number
+  /** Requests to the token endpoint. */
+  readonly tokenRequests: () => number
   /** How many of those requests were for the JWKS endpoint. */
   readonly jwksRequests: () => number
 }
@@ -66,6 +70,9 @@ export type OidcClientId = keyof typeof OidcClients
 
 const JWT_RESOURCE = "https://inventory.shop.test"
 const OPAQUE_RESOURCE = "https://reports.shop.test"
+/** A JWT resource whose tokens live only a few seconds, to watch refresh happen on the provider's clock. */
+const SHORT_RESOURCE = "https://short.shop.test"
+const SHORT_TTL = 4
 const RESOURCE_SCOPE = "orders.write orders.read inventory.read"
 /** Access token lifetime, seconds, for both resources and for resource-less tokens. */
 const ACCESS_TOKEN_TTL = 300
@@ -230,6 +237,14 @@ const makeConfiguration = (
               accessTokenFormat: "jwt",
               jwt: { sign: { alg: SIGNING_ALG } }
             }
+          case SHORT_RESOURCE:
+            return {
+              scope: RESOURCE_SCOPE,
+              audience: SHORT_RESOURCE,
+              accessTokenTTL: SHORT_TTL,
+              accessTokenFormat: "jwt",
+              jwt: { sign: { alg: SIGNING_ALG } }
+            }
           case OPAQUE_RESOURCE:
             return {
               scope: RESOURCE_SCOPE,
@@ -279,10 +294,12 @@ const acquire = async (): Promise<{ readonly server: Server; readonly handle: Oi
   let listener: ((req: IncomingMessage, res: ServerResponse) => unknown) | undefined
   let requests = 0
   let jwksRequests = 0
+  let tokenRequests = 0
 
   const server = createServer((req, res) => {
     requests++
     if (req.url?.split("?")[0] === "/jwks") jwksRequests++
+    if (req.url?.split("?")[0] === "/token") tokenRequests++
     if (listener === undefined) {
       res.writeHead(503).end()
       return
@@ -326,6 +343,7 @@ const acquire = async (): Promise<{ readonly server: Server; readonly handle: Oi
     introspectionEndpoint: `${issuer}/token/introspection`,
     resource: JWT_RESOURCE,
     opaqueResource: OPAQUE_RESOURCE,
+    shortResource: SHORT_RESOURCE,
     clientCredentials,
     rotate: async () => {
       const fresh = await generateSigningKey()
@@ -335,7 +353,8 @@ const acquire = async (): Promise<{ readonly server: Server; readonly handle: Oi
     },
     kids: () => keys.map((key) => key.kid),
     requests: () => requests,
-    jwksRequests: () => jwksRequests
+    jwksRequests: () => jwksRequests,
+    tokenRequests: () => tokenRequests
   }
   return { server, handle }
 }

@@ -1,0 +1,36 @@
+/**
+ * One run of an effect at a time: callers arriving while a run is under way
+ * wait for its result instead of starting another. The run is forked into a
+ * scope (the owning layer's), so an interrupted caller does not cancel the
+ * run that others are waiting for.
+ */
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+
+export interface SingleFlight<A, E> {
+  /** Runs the effect, or joins the run under way. */
+  readonly run: Effect.Effect<A, E>
+  /** Whether a run is under way. */
+  readonly busy: () => boolean
+}
+
+export const make = <A, E>(effect: Effect.Effect<A, E>, scope: Scope.Scope): SingleFlight<A, E> => {
+  let inflight: Deferred.Deferred<A, E> | undefined
+  const run: Effect.Effect<A, E> = Effect.withFiberRuntime((fiber) => {
+    if (inflight !== undefined) return Deferred.await(inflight)
+    const done = Deferred.unsafeMake<A, E>(fiber.id())
+    inflight = done
+    const settle = effect.pipe(
+      Effect.exit,
+      Effect.flatMap((exit) =>
+        Effect.suspend(() => {
+          inflight = undefined
+          return Deferred.done(done, exit)
+        })
+      )
+    )
+    return Effect.zipRight(Effect.forkIn(settle, scope), Deferred.await(done))
+  })
+  return { run, busy: () => inflight !== undefined }
+}

@@ -1,0 +1,10 @@
+/**
+ * Warden talking to the authorization server: `TokenSource`s with managed
+ * refresh (`ClientCredentials`, `RefreshToken`), client authentication, and
+ * RFC 7662 `Introspection` for opaque tokens.
+ *
+ * @since 0.1.0
+ */
+export * as ClientAuth from "./ClientAuth.js"
+export * as ClientCredentials from "./ClientCredentials.js"
+export * as TokenSource from "./TokenSource.js"
