@@ -7,7 +7,7 @@
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { describe, expect, it } from "@effect/vitest"
 import { JwtVerifier, KeyStore, RevocationStore } from "@warden/jwt"
-import { ClientCredentials } from "@warden/oauth"
+import { ClientCredentials, Introspection } from "@warden/oauth"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
@@ -87,4 +87,59 @@ describe("client credentials against oidc-provider", () => {
       }).pipe(Effect.scoped, Effect.provide(NodeHttpClient.layerUndici)),
     20_000
   )
+})
+
+describe("introspection against oidc-provider", () => {
+  const introspector = (provider: OidcProviderHandle) =>
+    Introspection.make({
+      introspectionEndpoint: provider.introspectionEndpoint,
+      clientId: "inventory",
+      clientSecret: Redacted.make(OidcClients.inventory.secret),
+      allowInsecureLoopback: true,
+      issuer: provider.issuer
+    })
+
+  it.live("an opaque token maps to the same kind of principal as a JWT, tenant included, and is cached", () =>
+    Effect.gen(function*() {
+      const provider = yield* OidcProvider
+      const client = yield* ordersClient(provider)
+      const token = yield* client.source({ resource: provider.opaqueResource, scope: "orders.read" }).token
+      expect(Redacted.value(token.value)).not.toContain(".")
+      const authenticator = yield* introspector(provider)
+      const before = provider.requests()
+      const principal = yield* authenticator.authenticate({ scheme: "Bearer", token: token.value })
+      expect(principal).toMatchObject({
+        kind: "service",
+        subject: "orders",
+        clientId: "orders",
+        tenant: "acme",
+        issuer: provider.issuer,
+        authenticatedBy: "introspection"
+      })
+      expect(principal.scopes.tokens).toEqual(["orders.read"])
+      yield* Effect.all(
+        Array.from({ length: 50 }, () => authenticator.authenticate({ scheme: "Bearer", token: token.value })),
+        { concurrency: "unbounded" }
+      )
+      expect(provider.requests() - before).toBe(1)
+    }).pipe(Effect.scoped, Effect.provide(NodeHttpClient.layerUndici)))
+
+  it.live("an unknown token is inactive; a wrong introspection secret fails closed as unavailable", () =>
+    Effect.gen(function*() {
+      const provider = yield* OidcProvider
+      const authenticator = yield* introspector(provider)
+      const unknown = yield* Effect.flip(
+        authenticator.authenticate({ scheme: "Bearer", token: Redacted.make("no-such-token") })
+      )
+      expect(unknown).toMatchObject({ reason: "inactive", code: "invalid_token" })
+      const wrong = yield* Introspection.make({
+        introspectionEndpoint: provider.introspectionEndpoint,
+        clientId: "inventory",
+        clientSecret: Redacted.make("not-the-secret"),
+        allowInsecureLoopback: true
+      })
+      const refused = yield* Effect.flip(wrong.authenticate({ scheme: "Bearer", token: Redacted.make("t") }))
+      expect(refused).toMatchObject({ reason: "unavailable" })
+      expect(JSON.stringify(refused)).not.toContain("not-the-secret")
+    }).pipe(Effect.scoped, Effect.provide(NodeHttpClient.layerUndici)))
 })

@@ -7,6 +7,7 @@
 export * as AuditLog from "./AuditLog.js"
 export * as Authenticator from "./Authenticator.js"
 export * as AuthError from "./AuthError.js"
+export * as Claims from "./Claims.js"
 export * as Permission from "./Permission.js"
 export * as Policy from "./Policy.js"
 export * as Principal from "./Principal.js"
