@@ -3,13 +3,16 @@
  * error it expects ever disappears, type-checking (and so this test) fails.
  */
 import * as Rpc from "@effect/rpc/Rpc"
+import * as RpcClient from "@effect/rpc/RpcClient"
 import * as RpcGroup from "@effect/rpc/RpcGroup"
+import type * as RpcMiddleware from "@effect/rpc/RpcMiddleware"
 import * as RpcServer from "@effect/rpc/RpcServer"
 import { CurrentScopes, CurrentTenant, CurrentUser, Permission, Policy } from "@warden/core"
-import { Authentication, Authorization, Protected, ScopeContext, TenantContext } from "@warden/rpc"
+import { Authentication, Authorization, Outbound, Protected, ScopeContext, TenantContext } from "@warden/rpc"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
 import { describe, expectTypeOf, it } from "vitest"
 
 /** Exact type equality, for types (such as Context tags) that expect-type's deep comparison mishandles. */
@@ -152,5 +155,23 @@ describe("5. no Warden middleware combines optional with provides", () => {
     expectTypeOf(TenantContext.TenantContext.provides).toEqualTypeOf<typeof CurrentTenant>()
     expectTypeOf(ScopeContext.ScopeContext.provides).toEqualTypeOf<typeof CurrentScopes>()
     expectTypeOf(Authorization.Authorization.provides).toEqualTypeOf<undefined>()
+  })
+})
+
+describe("6. every client of a protected procedure says how it authenticates", () => {
+  it("a plain RpcClient of a protected group requires the client half of Authentication", () => {
+    const Api = Protected.group(Inventory, { Reserve: Policy.scope("orders.write"), Health: Protected.Public })
+    const client = RpcClient.make(Api)
+    expectTypeOf<
+      RpcMiddleware.ForClient<Authentication.Authentication> extends Effect.Effect.Context<typeof client> ? true : false
+    >().toEqualTypeOf<true>()
+    const publicOnly = RpcClient.make(Inventory)
+    expectTypeOf<Effect.Effect.Context<typeof publicOnly>>().toEqualTypeOf<RpcClient.Protocol | Scope.Scope>()
+  })
+
+  it("Outbound.make chooses the credentials and so needs nothing more", () => {
+    const Api = Protected.group(Inventory, { Reserve: Policy.scope("orders.write"), Health: Protected.Public })
+    const client = Outbound.make(Api, { name: "inventory", credentials: Outbound.forward() })
+    expectTypeOf<Effect.Effect.Context<typeof client>>().toEqualTypeOf<RpcClient.Protocol | Scope.Scope>()
   })
 })

@@ -9,7 +9,7 @@ import * as RpcGroup from "@effect/rpc/RpcGroup"
 import * as RpcTest from "@effect/rpc/RpcTest"
 import { describe, expect, it } from "@effect/vitest"
 import { AuditLog, Authenticator, CurrentTenant, Policy, Principal } from "@warden/core"
-import { Protected } from "@warden/rpc"
+import { Outbound, Protected } from "@warden/rpc"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as FastCheck from "effect/FastCheck"
@@ -34,6 +34,7 @@ describe("tenant isolation", () => {
         const principal = Principal.make({ subject: "u", tenant: a, issuer: "https://i" })
         const layer = Handlers.pipe(
           Layer.merge(Protected.layer),
+          Layer.merge(Outbound.layerManual),
           Layer.provide(Authenticator.layerTest([["t", principal]])),
           Layer.provide(AuditLog.layerMemory)
         )

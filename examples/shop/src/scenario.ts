@@ -14,7 +14,7 @@ import * as RpcSerialization from "@effect/rpc/RpcSerialization"
 import * as RpcServer from "@effect/rpc/RpcServer"
 import { AuditLog, AuthError } from "@warden/core"
 import { JwtVerifier, KeyStore, RevocationStore, TokenIssuer } from "@warden/jwt"
-import { Authentication, Protected } from "@warden/rpc"
+import { Authentication, Outbound, Protected } from "@warden/rpc"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { createServer } from "node:http"
@@ -79,7 +79,9 @@ export const scenario = Effect.gen(function*() {
 const calls = (identity: Identity) =>
   Effect.gen(function*() {
     const url = yield* HttpServer.addressFormattedWith((address) => Effect.succeed(`${address}/rpc`))
+    // The scenario plays several people, so it sets each call's authorization header itself.
     const client = yield* RpcClient.make(Inventory).pipe(
+      Effect.provide(Outbound.layerManual),
       Effect.provide(
         RpcClient.layerProtocolHttp({ url }).pipe(
           Layer.provide(RpcSerialization.layerNdjson),

@@ -7,6 +7,7 @@
  */
 export * as Authentication from "./Authentication.js"
 export * as Authorization from "./Authorization.js"
+export * as Outbound from "./Outbound.js"
 export * as Protected from "./Protected.js"
 export * as ScopeContext from "./ScopeContext.js"
 export * as TenantContext from "./TenantContext.js"

@@ -9,7 +9,7 @@ import * as RpcSerialization from "@effect/rpc/RpcSerialization"
 import * as RpcServer from "@effect/rpc/RpcServer"
 import { describe, expect, it } from "@effect/vitest"
 import { AuditLog, AuthError, Forbidden, Unauthenticated } from "@warden/core"
-import { Authentication } from "@warden/rpc"
+import { Authentication, Outbound } from "@warden/rpc"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
@@ -34,7 +34,10 @@ const serverOver = (serialization: Layer.Layer<RpcSerialization.RpcSerialization
 const client = (serialization: Layer.Layer<RpcSerialization.RpcSerialization>, transport?: string) =>
   Effect.gen(function*() {
     const url = yield* HttpServer.addressFormattedWith((address) => Effect.succeed(`${address}/rpc`))
-    return yield* RpcClient.make(Api).pipe(Effect.provide(protocol(url, serialization, transport)))
+    return yield* RpcClient.make(Api).pipe(
+      Effect.provide(protocol(url, serialization, transport)),
+      Effect.provide(Outbound.layerManual)
+    )
   })
 
 const protocol = (url: string, serialization: Layer.Layer<RpcSerialization.RpcSerialization>, transport?: string) =>

@@ -2,7 +2,7 @@ import * as Rpc from "@effect/rpc/Rpc"
 import * as RpcGroup from "@effect/rpc/RpcGroup"
 import { AuditLog, Authenticator, Permission, Policy, Principal } from "@warden/core"
 import { CurrentScopes, CurrentTenant, CurrentUser } from "@warden/core"
-import { Protected } from "@warden/rpc"
+import { Outbound, Protected } from "@warden/rpc"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Ref from "effect/Ref"
@@ -99,9 +99,13 @@ export const AuthenticatorLive = Layer.effect(
   )
 )
 
-/** Everything a server of `Api` needs except a protocol: handlers, middlewares, authenticator, audit log. */
+/**
+ * Everything a server of `Api` needs except a protocol: handlers, middlewares, authenticator, audit log; and
+ * for the test's client, the client half of Authentication that leaves headers to the test.
+ */
 export const ServerDeps = HandlersLive.pipe(
   Layer.merge(Protected.layer),
+  Layer.merge(Outbound.layerManual),
   Layer.provideMerge(AuthenticatorLive),
   Layer.provideMerge(AuditLog.layerMemory),
   Layer.provideMerge(AuthCount.Default)

@@ -1,5 +1,6 @@
 import * as AuditLog from "@warden/core/AuditLog"
 import { Authenticator } from "@warden/core/Authenticator"
+import type { Credentials } from "@warden/core/Authenticator"
 import { Forbidden, Unauthenticated } from "@warden/core/AuthError"
 import * as Permission from "@warden/core/Permission"
 import type { Principal } from "@warden/core/Principal"
@@ -22,6 +23,12 @@ export interface Resolved {
   readonly grants: Grants
 }
 
+/** A principal and the credentials that authenticated it. */
+export interface Authenticated {
+  readonly principal: Principal
+  readonly credentials: Credentials
+}
+
 /** The header a multi-tenant credential may use to select one of its signed tenants. */
 export const tenantHeader = "x-tenant"
 
@@ -37,8 +44,8 @@ export interface RequestAuthOptions {
  * hands unchanged to every middleware of one request.
  */
 export class RequestAuth extends Context.Tag("@warden/rpc/internal/RequestAuth")<RequestAuth, {
-  /** The authenticated principal. */
-  readonly authenticate: (options: RequestAuthOptions) => Effect.Effect<Principal, Unauthenticated>
+  /** The authenticated principal, and the credentials it was authenticated by. */
+  readonly authenticate: (options: RequestAuthOptions) => Effect.Effect<Authenticated, Unauthenticated>
   /** The principal, its selected tenant and its compiled grants. */
   readonly resolve: (options: RequestAuthOptions) => Effect.Effect<Resolved, Unauthenticated | Forbidden>
 }>() {}
@@ -75,19 +82,23 @@ export const layer: Layer.Layer<RequestAuth, never, Authenticator | AuditLog.Aud
   Effect.gen(function*() {
     const authenticator = yield* Authenticator
     const audit = yield* AuditLog.AuditLog
-    const authenticated = new WeakMap<object, Exit.Exit<Principal, Unauthenticated>>()
+    const authenticated = new WeakMap<object, Exit.Exit<Authenticated, Unauthenticated>>()
     const resolved = new WeakMap<object, Exit.Exit<Resolved, Unauthenticated | Forbidden>>()
 
     const authenticate = (options: RequestAuthOptions) =>
       memoised(
         authenticated,
         options.headers,
-        Effect.flatMap(Bearer.fromHeaders(options.headers), authenticator.authenticate)
+        Effect.flatMap(
+          Bearer.fromHeaders(options.headers),
+          (credentials) =>
+            Effect.map(authenticator.authenticate(credentials), (principal) => ({ principal, credentials }))
+        )
       )
 
     const resolve = (options: RequestAuthOptions) =>
       Effect.gen(function*() {
-        const principal = yield* authenticate(options)
+        const { principal } = yield* authenticate(options)
         const tenant = selectTenant(principal, options.headers[tenantHeader])
         if (Either.isLeft(tenant)) {
           yield* audit.record({
