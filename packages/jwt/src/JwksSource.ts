@@ -58,6 +58,16 @@ export interface KeySet {
 
 const decodeJwk = Schema.decodeUnknownEither(PublicJwk)
 
+/**
+ * Whether an RSA public exponent makes a key at all: odd and at least 3. With e = 1 a signature is its own
+ * encoded message, so anyone could sign with the key.
+ */
+const usableExponent = (e: string | undefined): boolean => {
+  if (e === undefined || !/^[A-Za-z0-9_-]+$/.test(e)) return false
+  const value = BigInt(`0x${Buffer.from(e, "base64url").toString("hex") || "0"}`)
+  return value >= 3n && value % 2n === 1n
+}
+
 /** Decodes a JWKS document, keeping only public keys usable to verify signatures. */
 export const decode = (document: unknown, maxAgeSeconds?: number): Either.Either<KeySet, string> => {
   if (typeof document !== "object" || document === null || !Array.isArray((document as { keys?: unknown }).keys)) {
@@ -75,7 +85,7 @@ export const decode = (document: unknown, maxAgeSeconds?: number): Either.Either
       continue
     }
     const jwk = decodeJwk(candidate)
-    if (Either.isLeft(jwk)) {
+    if (Either.isLeft(jwk) || (jwk.right.kty === "RSA" && !usableExponent(jwk.right.e))) {
       dropped.push("unsupported")
       continue
     }

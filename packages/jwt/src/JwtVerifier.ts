@@ -82,7 +82,10 @@ export interface Options {
   readonly audience: string | readonly [string, ...Array<string>]
   /** The algorithm allow-list. Default: RS256, PS256, ES256, EdDSA. HS* need `hmacSecret`. */
   readonly algorithms?: ReadonlyArray<Algorithm>
-  /** The shared secret for HS* algorithms: at least 32 bytes. Only used when an HS* algorithm is allowed. */
+  /**
+   * The shared secret for HS* algorithms: at least as long as the hash (32 bytes for HS256, 48 for HS384, 64 for
+   * HS512; RFC 7518 §3.2). Only used when an HS* algorithm is allowed.
+   */
   readonly hmacSecret?: Redacted.Redacted<string | Uint8Array>
   /** The required `typ` header (RFC 9068 `at+jwt` by default); `null` to accept any or none. */
   readonly type?: string | null
@@ -135,6 +138,11 @@ const fail = (reason: UnauthenticatedReason, description: string) =>
 const fromJose = (error: unknown): Unauthenticated => {
   if (error instanceof jose.errors.JWTExpired) return Unauthenticated.of("expired", "the token has expired")
   if (error instanceof jose.errors.JWTClaimValidationFailed) {
+    // Missing or ill-typed is a malformed claims set, whichever the claim: only a well-formed value that fails its
+    // check (an issuer not accepted, an audience not ours, a time not reached) has a reason of its own.
+    if (error.reason !== "check_failed" || Either.isLeft(decodeClaims(error.payload))) {
+      return Unauthenticated.of("claims", "a required claim is missing or malformed")
+    }
     switch (error.claim) {
       case "iss":
         return Unauthenticated.of("issuer", "the token's issuer is not accepted")
@@ -170,6 +178,9 @@ const fromJose = (error: unknown): Unauthenticated => {
 
 const Claims = Schema.Struct({
   iss: Schema.String,
+  aud: Schema.Union(Schema.String, Schema.Array(Schema.String)),
+  nbf: Schema.optional(Schema.Number),
+  iat: Schema.optional(Schema.Number),
   sub: Schema.optional(Schema.String),
   client_id: Schema.optional(Schema.String),
   jti: Schema.optional(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(256))),
@@ -211,9 +222,11 @@ export const make = (
     if (symmetric.length > 0) {
       const raw = options.hmacSecret === undefined ? undefined : Redacted.value(options.hmacSecret)
       secret = typeof raw === "string" ? new TextEncoder().encode(raw) : raw
-      if (secret === undefined || secret.length < 32) {
+      // RFC 7518 §3.2: a key at least as long as the hash output (32, 48, 64 bytes for HS256, HS384, HS512).
+      const minimum = Math.max(...symmetric.map((a) => Number(a.slice(2)) / 8))
+      if (secret === undefined || secret.length < minimum) {
         return yield* new InvalidOptions({
-          message: `${symmetric.join(", ")} need an explicitly configured hmacSecret of at least 32 bytes`
+          message: `${symmetric.join(", ")} need an explicitly configured hmacSecret of at least ${minimum} bytes`
         })
       }
     }
@@ -234,7 +247,9 @@ export const make = (
     ): Either.Either<Principal, Unauthenticated> => {
       const bad = (description: string) => Either.left(Unauthenticated.of("claims", description))
       const base = decodeClaims(claims)
-      if (Either.isLeft(base)) return bad("the token's iss, sub, client_id, jti, exp or scope claim is malformed")
+      if (Either.isLeft(base)) {
+        return bad("the token's iss, aud, sub, client_id, jti, exp, nbf, iat or scope claim is malformed")
+      }
       const tenant = decodeTenant(claims[tenantClaim])
       if (Option.isNone(tenant)) return bad(`the token has no valid '${tenantClaim}' claim (a tenant id string)`)
       const listed = claims[tenantsClaim]
