@@ -69,7 +69,7 @@ export class KeyStore extends Context.Tag("@warden/jwt/KeyStore")<KeyStore, {
     FoundKey,
     Unauthenticated
   >
-  /** Whether a key (by `FoundKey.id`) is still in the set. */
+  /** Whether a key (by `FoundKey.id`) is still in the set, and the set no older than `maxStale`. */
   readonly has: (id: string) => boolean
   /** Calls `listener` with the ids of keys that left the set, after each fetch that removed some. */
   readonly onRemoved: (listener: (ids: ReadonlyArray<string>) => void) => void
@@ -114,6 +114,11 @@ const fits = (jwk: JwksSource.PublicJwk, alg: string): boolean => {
   }
 }
 
+/** Whether two JWKs are the same key: an entry is kept across fetches only while its material is unchanged. */
+const sameJwk = (a: JwksSource.PublicJwk, b: JwksSource.PublicJwk): boolean =>
+  a.kty === b.kty && a.kid === b.kid && a.alg === b.alg && a.use === b.use && a.crv === b.crv && a.n === b.n &&
+  a.e === b.e && a.x === b.x && a.y === b.y && JSON.stringify(a.key_ops) === JSON.stringify(b.key_ops)
+
 const unknownKey = Unauthenticated.of("unknown_key", "no key of the issuer's key set matches the token")
 
 /** Builds a key store; its refresh fiber lives in the current scope. */
@@ -124,6 +129,7 @@ export const make = (
     yield* JwksSource.checkUrl(options.jwksUrl, options.allowInsecureLoopback === true)
     const scope = yield* Effect.scope
     const context = yield* Effect.context<HttpClient.HttpClient>()
+    const clock = yield* Effect.clock
     const refreshInterval = Duration.decode(options.refreshInterval ?? Duration.minutes(5))
     const minRefresh = Duration.decode(options.minRefreshInterval ?? Duration.minutes(1))
     const maxRefresh = Duration.decode(options.maxRefreshInterval ?? Duration.hours(1))
@@ -153,10 +159,12 @@ export const make = (
       const next = new Map<string, Entry>()
       for (const jwk of fetched.right.keys) {
         const id = yield* idOf(jwk)
-        next.set(id, entries.get(id) ?? { id, jwk, imported: new Map() })
+        const previous = entries.get(id)
+        next.set(id, previous !== undefined && sameJwk(previous.jwk, jwk) ? previous : { id, jwk, imported: new Map() })
       }
-      const removed = [...entries.keys()].filter((id) => !next.has(id))
-      const added = [...next.keys()].filter((id) => !entries.has(id))
+      // A key whose material changed under the same id left the set as much as one that is gone.
+      const removed = [...entries.values()].filter((e) => next.get(e.id) !== e).map((e) => e.id)
+      const added = [...next.values()].filter((e) => entries.get(e.id) !== e).map((e) => e.id)
       entries = next
       fetchedAt = yield* Clock.currentTimeMillis
       lastFailure = undefined
@@ -263,7 +271,8 @@ export const make = (
 
     return {
       find: (header) => find(header).pipe(Effect.withSpan("warden.jwks.find")),
-      has: (id) => entries.has(id),
+      has: (id) =>
+        entries.has(id) && fetchedAt !== undefined && clock.unsafeCurrentTimeMillis() - fetchedAt <= maxStaleMs,
       onRemoved: (listener) => {
         listeners.push(listener)
       },
