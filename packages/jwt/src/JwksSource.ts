@@ -9,7 +9,7 @@
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import * as Chunk from "effect/Chunk"
+import * as Transport from "@warden/core/internal/transport"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -108,28 +108,12 @@ export interface FetchOptions {
   readonly maxBytes?: number
 }
 
-const loopback = (hostname: string): boolean =>
-  hostname === "localhost" || hostname === "[::1]" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname)
-
 /** Checks a JWKS URL: https, or http to loopback when allowed. */
-export const checkUrl = (url: string, allowInsecureLoopback: boolean): Either.Either<URL, JwksFetchError> => {
-  let parsed: URL
-  try {
-    parsed = new URL(url)
-  } catch {
-    return Either.left(new JwksFetchError({ reason: "insecure_url", message: "the JWKS URL is not a URL" }))
-  }
-  if (parsed.protocol === "https:") return Either.right(parsed)
-  if (parsed.protocol === "http:" && allowInsecureLoopback && loopback(parsed.hostname)) return Either.right(parsed)
-  return Either.left(
-    new JwksFetchError({
-      reason: "insecure_url",
-      message: allowInsecureLoopback ?
-        "the JWKS URL must use https (plain http is allowed only to a loopback host)" :
-        "the JWKS URL must use https (set allowInsecureLoopback for a loopback http URL in tests)"
-    })
+export const checkUrl = (url: string, allowInsecureLoopback: boolean): Either.Either<URL, JwksFetchError> =>
+  Either.mapLeft(
+    Transport.checkUrl(url, allowInsecureLoopback, "JWKS"),
+    (message) => new JwksFetchError({ reason: "insecure_url", message })
   )
-}
 
 const maxAgeOf = (cacheControl: string | undefined): number | undefined => {
   const match = cacheControl === undefined ? null : /(?:^|,)\s*max-age=(\d{1,9})\s*(?:,|$)/i.exec(cacheControl)
@@ -162,17 +146,15 @@ export const fetch = (
     const declared = Number(response.headers["content-length"] ?? "0")
     const tooLarge = new JwksFetchError({ reason: "too_large", message: `the JWKS is larger than ${maxBytes} bytes` })
     if (declared > maxBytes) return yield* tooLarge
-    const body = yield* response.stream.pipe(
-      Stream.mapError(() => new JwksFetchError({ reason: "transport", message: "the JWKS response broke off" })),
-      Stream.runFoldEffect(Chunk.empty<Uint8Array>(), (acc, chunk) =>
-        Chunk.reduce(acc, chunk.length, (n, c) =>
-            n + c.length) > maxBytes ?
-          Effect.fail(tooLarge) :
-          Effect.succeed(Chunk.append(acc, chunk)))
+    const bytes = yield* Transport.readCapped(
+      Stream.mapError(
+        response.stream,
+        () => new JwksFetchError({ reason: "transport", message: "the JWKS response broke off" })
+      ),
+      maxBytes,
+      () => tooLarge
     )
-    const bytes = Buffer.concat(Chunk.toReadonlyArray(body))
-    const invalid = (message: string) =>
-      new JwksFetchError({ reason: "invalid", message })
+    const invalid = (message: string) => new JwksFetchError({ reason: "invalid", message })
     const text = yield* Effect.try({
       try: () => new TextDecoder("utf-8", { fatal: true }).decode(bytes),
       catch: () => invalid("the JWKS is not UTF-8")

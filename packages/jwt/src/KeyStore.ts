@@ -17,10 +17,10 @@
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
 import { Unauthenticated } from "@warden/core/AuthError"
+import * as SingleFlight from "@warden/core/internal/singleFlight"
 import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import * as Context from "effect/Context"
-import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -143,7 +143,6 @@ export const make = (
     let lastFailure: JwksSource.JwksFetchError | undefined
     let nextInterval = refreshInterval
     let count = 0
-    let inflight: Deferred.Deferred<void, JwksSource.JwksFetchError> | undefined
     const listeners: Array<(ids: ReadonlyArray<string>) => void> = []
 
     const fetchOnce = Effect.gen(function*() {
@@ -157,11 +156,15 @@ export const make = (
         return yield* fetched.left
       }
       const next = new Map<string, Entry>()
+      const ambiguous = new Set<string>()
       for (const jwk of fetched.right.keys) {
         const id = yield* idOf(jwk)
+        if (next.has(id)) ambiguous.add(id)
         const previous = entries.get(id)
         next.set(id, previous !== undefined && sameJwk(previous.jwk, jwk) ? previous : { id, jwk, imported: new Map() })
       }
+      // Two keys under one kid: which one a token means is unknowable, so neither is used.
+      for (const id of ambiguous) next.delete(id)
       // A key whose material changed under the same id left the set as much as one that is gone.
       const removed = [...entries.values()].filter((e) => next.get(e.id) !== e).map((e) => e.id)
       const added = [...next.values()].filter((e) => entries.get(e.id) !== e).map((e) => e.id)
@@ -180,28 +183,14 @@ export const make = (
     }).pipe(Effect.provide(context))
 
     /** One fetch at a time: callers arriving while one is under way wait for it. */
-    const shared: Effect.Effect<void, JwksSource.JwksFetchError> = Effect.withFiberRuntime((fiber) => {
-      if (inflight !== undefined) return Deferred.await(inflight)
-      const done = Deferred.unsafeMake<void, JwksSource.JwksFetchError>(fiber.id())
-      inflight = done
-      const run = fetchOnce.pipe(
-        Effect.exit,
-        Effect.flatMap((exit) =>
-          Effect.suspend(() => {
-            inflight = undefined
-            return Deferred.done(done, exit)
-          })
-        )
-      )
-      // Forked into the store's scope: an interrupted caller does not cancel the fetch others wait for.
-      return Effect.zipRight(Effect.forkIn(run, scope), Deferred.await(done))
-    })
+    const flight = SingleFlight.make(fetchOnce, scope)
+    const shared = flight.run
 
     /** Fetches unless one happened within the cooldown. */
     const fetchIfCool = Effect.flatMap(
       Clock.currentTimeMillis,
       (now) =>
-        inflight !== undefined || lastAttempt === undefined || now - lastAttempt >= cooldownMs ?
+        flight.busy() || lastAttempt === undefined || now - lastAttempt >= cooldownMs ?
           Effect.ignore(shared) :
           Effect.void
     )

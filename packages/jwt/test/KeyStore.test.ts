@@ -718,3 +718,33 @@ describe("KeyStore: metrics", () => {
       }).toEqual({ ok: 2, status: 2, added: 2, removed: 1 })
     }))
 })
+
+describe("ambiguity and shutdown", () => {
+  it.scoped("two keys published under one kid are both refused: which one a token means is unknowable", () =>
+    Effect.gen(function*() {
+      const a = yield* TokenIssuer.generateKey("ES256", "twin")
+      const b = yield* TokenIssuer.generateKey("ES256", "twin")
+      const other = yield* TokenIssuer.generateKey("ES256", "other")
+      const { keys, verifier } = yield* harness([a, b, other])
+      expect((yield* keys.status).ids).toEqual(["other"])
+      expect(reasonOf(yield* Effect.exit(verifier.verify(yield* sign(a))))).toBe("unknown_key")
+      expect(reasonOf(yield* Effect.exit(verifier.verify(yield* sign(other))))).toBe("ok")
+    }))
+
+  it.scoped("closing the store's scope during a fetch releases the callers waiting for it", () =>
+    Effect.gen(function*() {
+      const key = yield* TokenIssuer.generateKey("ES256")
+      const server = yield* JwksServer
+      server.serve(TokenIssuer.jwks([key]))
+      const scope = yield* Scope.make()
+      const { keys } = yield* build(server.url).pipe(Scope.extend(scope))
+      server.behave({ _tag: "Hang" })
+      const before = server.requests()
+      const waiting = yield* Effect.fork(keys.refresh)
+      for (let i = 0; i < 500 && server.requests() === before; i++) yield* realSleep(10)
+      expect(server.requests()).toBe(before + 1)
+      yield* Scope.close(scope, Exit.void)
+      const exit = yield* Fiber.await(waiting)
+      expect(Exit.isInterrupted(exit)).toBe(true)
+    }))
+})

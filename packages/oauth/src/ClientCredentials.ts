@@ -7,7 +7,7 @@
  * - The first token is fetched on first use; concurrent first callers share
  *   one request.
  * - Refresh starts when less than max(60 s, 20% of the lifetime) remains
- *   (never before half the lifetime has passed), retries with exponential
+ *   (never before half the lifetime, nor within a second, has passed), retries with exponential
  *   backoff and jitter, and the current token keeps serving while it is valid.
  * - A token endpoint error reaches a caller only when no valid token is left.
  *
@@ -173,7 +173,12 @@ export const make = (
 
       const refreshAt = (token: NonNullable<typeof current>) => {
         const lifetime = token.expiresAt - token.obtainedAt
-        return Math.max(token.expiresAt - Math.max(ahead, lifetime * fraction), token.obtainedAt + lifetime / 2)
+        // Never sooner than a second after the token came: a server answering tiny lifetimes cannot make us spin.
+        return Math.max(
+          token.expiresAt - Math.max(ahead, lifetime * fraction),
+          token.obtainedAt + lifetime / 2,
+          token.obtainedAt + 1000
+        )
       }
 
       /** Sleeps until the refresh point, then refreshes, retrying with backoff while the endpoint fails. */
@@ -194,10 +199,11 @@ export const make = (
         const now = yield* Clock.currentTimeMillis
         if (current !== undefined && current.expiresAt > now) return current
         const fresh = yield* flight.run
-        if (!refreshing) {
+        yield* Effect.uninterruptible(Effect.suspend(() => {
+          if (refreshing) return Effect.void
           refreshing = true
-          yield* Effect.forkIn(Effect.interruptible(refreshLoop), scope)
-        }
+          return Effect.asVoid(Effect.forkIn(Effect.interruptible(refreshLoop), scope))
+        }))
         return fresh
       })
       return { name, token }

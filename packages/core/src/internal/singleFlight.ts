@@ -2,7 +2,8 @@
  * One run of an effect at a time: callers arriving while a run is under way
  * wait for its result instead of starting another. The run is forked into a
  * scope (the owning layer's), so an interrupted caller does not cancel the
- * run that others are waiting for.
+ * run that others are waiting for; closing that scope ends the run and
+ * releases its waiters.
  */
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
@@ -21,15 +22,12 @@ export const make = <A, E>(effect: Effect.Effect<A, E>, scope: Scope.Scope): Sin
     if (inflight !== undefined) return Deferred.await(inflight)
     const done = Deferred.unsafeMake<A, E>(fiber.id())
     inflight = done
-    const settle = effect.pipe(
-      Effect.exit,
-      Effect.flatMap((exit) =>
-        Effect.suspend(() => {
-          inflight = undefined
-          return Deferred.done(done, exit)
-        })
-      )
-    )
+    // onExit also runs when the scope closes mid-run, so waiters are released (interrupted), never left hanging.
+    const settle = Effect.onExit(effect, (exit) =>
+      Effect.suspend(() => {
+        inflight = undefined
+        return Deferred.done(done, exit)
+      }))
     return Effect.zipRight(Effect.forkIn(settle, scope), Deferred.await(done))
   })
   return { run, busy: () => inflight !== undefined }
