@@ -16,9 +16,8 @@
 import * as Authenticator from "@warden/core/Authenticator"
 import { Unauthenticated } from "@warden/core/AuthError"
 import type { UnauthenticatedReason } from "@warden/core/AuthError"
-import { Principal } from "@warden/core/Principal"
-import * as Scopes from "@warden/core/Scopes"
-import { TenantId } from "@warden/core/Tenant"
+import * as Claims from "@warden/core/Claims"
+import type { Principal } from "@warden/core/Principal"
 import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
@@ -75,7 +74,7 @@ const knownAlgorithms: ReadonlySet<string> = new Set<Algorithm>([
 ])
 
 /** What a verifier checks, and how it reads claims. */
-export interface Options {
+export interface Options extends Claims.Mapping {
   /** Accepted issuers, compared exactly. */
   readonly issuers: readonly [string, ...Array<string>]
   /** Accepted audiences: the token's `aud` must contain one of them. */
@@ -94,20 +93,6 @@ export interface Options {
   readonly maxLifetime?: Duration.DurationInput
   /** The longest accepted token, in bytes. Default 8 KiB. */
   readonly maxTokenBytes?: number
-  /** The claim naming the principal's tenant. Default `tid`. */
-  readonly tenantClaim?: string
-  /** The claim listing every tenant a multi-tenant principal may act in. Default `tenants`. */
-  readonly tenantsClaim?: string
-  /** Also read scopes from an array claim such as `scp`. */
-  readonly scopeArrayClaim?: string
-  /** Read permission grants from this array claim (and denies from `denyClaim`). */
-  readonly permissionsClaim?: string
-  readonly denyClaim?: string
-  /**
-   * Decides whether the claims describe a service rather than a user. Default:
-   * no `sub`, or `sub` equal to `client_id` (the client-credentials shape).
-   */
-  readonly isService?: (claims: Readonly<Record<string, unknown>>) => boolean
   /** Verified-token cache size; 0 disables it. Default 10,000. */
   readonly cacheSize?: number
 }
@@ -176,7 +161,8 @@ const fromJose = (error: unknown): Unauthenticated => {
   return Unauthenticated.of("signature", "the token's signature could not be verified")
 }
 
-const Claims = Schema.Struct({
+/** The registered claims a JWT access token must carry well-formed (RFC 7519 §4.1, RFC 9068). */
+const Registered = Schema.Struct({
   iss: Schema.String,
   aud: Schema.Union(Schema.String, Schema.Array(Schema.String)),
   nbf: Schema.optional(Schema.Number),
@@ -188,15 +174,7 @@ const Claims = Schema.Struct({
   scope: Schema.optional(Schema.String)
 })
 
-const decodeClaims = Schema.decodeUnknownEither(Claims)
-const decodePrincipal = Schema.decodeUnknownEither(Principal)
-const decodeTenant = Schema.decodeUnknownOption(TenantId)
-
-const stringArray = (value: unknown): ReadonlyArray<string> | undefined =>
-  Array.isArray(value) && value.every((v) => typeof v === "string") ? value : undefined
-
-const defaultIsService = (claims: Readonly<Record<string, unknown>>): boolean =>
-  claims["sub"] === undefined || (claims["client_id"] !== undefined && claims["sub"] === claims["client_id"])
+const decodeClaims = Schema.decodeUnknownEither(Registered)
 
 interface Cached {
   readonly principal: Principal
@@ -235,67 +213,19 @@ export const make = (
     const maxLifetimeSeconds = Duration.toSeconds(options.maxLifetime ?? Duration.hours(24))
     const maxTokenBytes = options.maxTokenBytes ?? 8 * 1024
     const type = options.type === undefined ? "at+jwt" : options.type
-    const tenantClaim = options.tenantClaim ?? "tid"
-    const tenantsClaim = options.tenantsClaim ?? "tenants"
-    const isService = options.isService ?? defaultIsService
     const audience = typeof options.audience === "string" ? [options.audience] : [...options.audience]
     const cache = (options.cacheSize ?? 10_000) > 0 ? new Lru<string, Cached>(options.cacheSize ?? 10_000) : undefined
     if (cache !== undefined) keys.onRemoved((ids) => cache.deleteWhere((entry) => ids.includes(entry.keyId)))
 
-    const toPrincipal = (
-      claims: Readonly<Record<string, unknown>>
-    ): Either.Either<Principal, Unauthenticated> => {
-      const bad = (description: string) => Either.left(Unauthenticated.of("claims", description))
-      const base = decodeClaims(claims)
-      if (Either.isLeft(base)) {
-        return bad("the token's iss, aud, sub, client_id, jti, exp, nbf, iat or scope claim is malformed")
-      }
-      const tenant = decodeTenant(claims[tenantClaim])
-      if (Option.isNone(tenant)) return bad(`the token has no valid '${tenantClaim}' claim (a tenant id string)`)
-      const listed = claims[tenantsClaim]
-      const tenants = listed === undefined ? [] : stringArray(listed)
-      if (tenants === undefined || !tenants.every((t) => Option.isSome(decodeTenant(t)))) {
-        return bad(`the token's '${tenantsClaim}' claim is not an array of tenant ids`)
-      }
-      let scopes = base.right.scope === undefined ? Scopes.empty : undefined
-      if (scopes === undefined) {
-        const parsed = Scopes.parse(base.right.scope!)
-        if (Either.isLeft(parsed)) return bad(`the token's scope claim is malformed: ${parsed.left.message}`)
-        scopes = parsed.right
-      }
-      if (options.scopeArrayClaim !== undefined && claims[options.scopeArrayClaim] !== undefined) {
-        const array = stringArray(claims[options.scopeArrayClaim])
-        const parsed = array === undefined ? undefined : Scopes.fromTokens([...scopes.tokens, ...array])
-        if (parsed === undefined || Either.isLeft(parsed)) {
-          return bad(`the token's '${options.scopeArrayClaim}' claim is not an array of scope-tokens`)
-        }
-        scopes = parsed.right
-      }
-      const grants = (claim: string | undefined) => claim === undefined ? [] : stringArray(claims[claim] ?? [])
-      const allow = grants(options.permissionsClaim)
-      const deny = grants(options.denyClaim)
-      if (allow === undefined || deny === undefined) return bad("the token's permission claims are not string arrays")
-      const service = isService(claims)
-      const subject = base.right.sub ?? base.right.client_id
-      if (subject === undefined) return bad("the token names neither a subject nor a client")
-      const principal = decodePrincipal({
-        kind: service ? "service" : "user",
-        subject,
-        tenant: tenant.value,
-        tenants: [...new Set([tenant.value, ...tenants])],
-        clientId: base.right.client_id ?? null,
-        issuer: base.right.iss,
-        tokenId: base.right.jti ?? null,
-        expiresAt: base.right.exp,
-        authenticatedBy: "jwt",
-        scopes: scopes.tokens,
-        permissions: { allow, deny }
-      })
-      return Either.mapLeft(
-        principal,
-        () => Unauthenticated.of("claims", "the token's subject or client id is malformed")
-      )
-    }
+    const toPrincipal = (claims: Readonly<Record<string, unknown>>): Either.Either<Principal, Unauthenticated> =>
+      Either.isLeft(decodeClaims(claims)) ?
+        Either.left(
+          Unauthenticated.of(
+            "claims",
+            "the token's iss, aud, sub, client_id, jti, exp, nbf, iat or scope claim is malformed"
+          )
+        ) :
+        Claims.toPrincipal(claims, { ...options, authenticatedBy: "jwt" })
 
     const checkRevoked = (principal: Principal) =>
       principal.tokenId === null ?
