@@ -15,7 +15,6 @@
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
 import * as SingleFlight from "@warden/core/internal/singleFlight"
-import * as Transport from "@warden/core/internal/transport"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -118,15 +117,7 @@ export const make = (
   options: Options
 ): Effect.Effect<ClientCredentials, TokenError, HttpClient.HttpClient | Scope.Scope> =>
   Effect.gen(function*() {
-    const checked = Transport.checkUrl(options.tokenEndpoint, options.allowInsecureLoopback === true, "token endpoint")
-    if (Either.isLeft(checked)) {
-      return yield* new TokenError({
-        source: options.clientId,
-        reason: "insecure_url",
-        error: null,
-        description: checked.left
-      })
-    }
+    yield* Endpoint.checkUrl(options.tokenEndpoint, options.allowInsecureLoopback, "token endpoint", options.clientId)
     const scope = yield* Effect.scope
     const context = yield* Effect.context<HttpClient.HttpClient>()
     const ahead = Duration.toMillis(options.refreshAhead ?? Duration.seconds(60))

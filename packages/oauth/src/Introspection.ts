@@ -17,12 +17,10 @@ import * as Authenticator from "@warden/core/Authenticator"
 import { Unauthenticated } from "@warden/core/AuthError"
 import * as Claims from "@warden/core/Claims"
 import * as SingleFlight from "@warden/core/internal/singleFlight"
-import * as Transport from "@warden/core/internal/transport"
 import type { Principal } from "@warden/core/Principal"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Redacted from "effect/Redacted"
@@ -72,19 +70,12 @@ export const make = (
   options: Options
 ): Effect.Effect<Authenticator.Authenticator["Type"], TokenError, HttpClient.HttpClient | Scope.Scope> =>
   Effect.gen(function*() {
-    const checked = Transport.checkUrl(
+    yield* Endpoint.checkUrl(
       options.introspectionEndpoint,
-      options.allowInsecureLoopback === true,
-      "introspection"
+      options.allowInsecureLoopback,
+      "introspection",
+      options.clientId
     )
-    if (Either.isLeft(checked)) {
-      return yield* new TokenError({
-        source: options.clientId,
-        reason: "insecure_url",
-        error: null,
-        description: checked.left
-      })
-    }
     const scope = yield* Effect.scope
     const context = yield* Effect.context<HttpClient.HttpClient>()
     const maxTtl = Duration.toMillis(options.maxCacheTtl ?? Duration.minutes(5))

@@ -14,7 +14,6 @@
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
 import * as SingleFlight from "@warden/core/internal/singleFlight"
-import * as Transport from "@warden/core/internal/transport"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -53,10 +52,7 @@ export interface Session extends TokenSource {
 export const make = (options: Options): Effect.Effect<Session, TokenError, HttpClient.HttpClient | Scope.Scope> =>
   Effect.gen(function*() {
     const name = `${options.clientId} session`
-    const checked = Transport.checkUrl(options.tokenEndpoint, options.allowInsecureLoopback === true, "token endpoint")
-    if (Either.isLeft(checked)) {
-      return yield* new TokenError({ source: name, reason: "insecure_url", error: null, description: checked.left })
-    }
+    yield* Endpoint.checkUrl(options.tokenEndpoint, options.allowInsecureLoopback, "token endpoint", name)
     const scope = yield* Effect.scope
     const context = yield* Effect.context<HttpClient.HttpClient>()
     const ahead = Duration.toMillis(options.refreshAhead ?? Duration.seconds(60))

@@ -12,6 +12,19 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as ClientAuth from "../ClientAuth.js"
+import { TokenError } from "../TokenSource.js"
+
+/** Checks an endpoint URL when a client is built, so a misconfiguration fails at start-up, naming the source. */
+export const checkUrl = (
+  url: string,
+  allowInsecureLoopback: boolean | undefined,
+  what: string,
+  source: string
+): Effect.Effect<void, TokenError> =>
+  Either.match(Transport.checkUrl(url, allowInsecureLoopback === true, what), {
+    onLeft: (description) => Effect.fail(new TokenError({ source, reason: "insecure_url", error: null, description })),
+    onRight: () => Effect.void
+  })
 
 export type Failure =
   | { readonly reason: "insecure_url" | "unreachable" | "timeout" | "redirect" | "too_large" | "invalid_response" }
