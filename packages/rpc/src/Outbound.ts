@@ -131,6 +131,23 @@ export const headersFor = (
     }
   })
 
+/**
+ * The client half of `Authentication` as a client middleware: every call of a
+ * plain `RpcClient` carries the credentials chosen, as a per-RPC header.
+ * A client middleware cannot fail, so a call whose credentials cannot be
+ * resolved dies with the `OutboundError`; `make` gives the same behaviour
+ * with the error typed, and is preferred.
+ */
+export const layerClient = (
+  name: string,
+  credentials: Credentials
+): Layer.Layer<RpcMiddleware.ForClient<Authentication>> =>
+  RpcMiddleware.layerClient(Authentication, ({ request }) =>
+    Effect.map(
+      Effect.orDie(headersFor(name, credentials)),
+      (headers) => ({ ...request, headers: PlatformHeaders.merge(request.headers, PlatformHeaders.fromInput(headers)) })
+    ))
+
 type AnyFunction = (
   payload: unknown,
   options?: { readonly headers?: PlatformHeaders.Input; readonly asMailbox?: boolean }

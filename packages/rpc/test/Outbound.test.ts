@@ -10,6 +10,7 @@ import * as HttpServer from "@effect/platform/HttpServer"
 import * as Rpc from "@effect/rpc/Rpc"
 import * as RpcClient from "@effect/rpc/RpcClient"
 import * as RpcGroup from "@effect/rpc/RpcGroup"
+import type * as RpcMiddleware from "@effect/rpc/RpcMiddleware"
 import * as RpcSerialization from "@effect/rpc/RpcSerialization"
 import * as RpcServer from "@effect/rpc/RpcServer"
 import * as RpcTest from "@effect/rpc/RpcTest"
@@ -230,5 +231,54 @@ describe("streams and token expiry", () => {
     Effect.gen(function*() {
       const exit = yield* watch("WatchTrusted")
       expect(Exit.map(exit, Chunk.size)).toEqual(Exit.succeed(20))
+    }))
+})
+
+describe("over HTTP, with a plain RpcClient", () => {
+  const httpClient = (layer: Layer.Layer<RpcMiddleware.ForClient<Authentication.Authentication>>) =>
+    Effect.gen(function*() {
+      const server = yield* Layer.build(InventoryServer)
+      const url = yield* HttpServer.addressFormattedWith((address) => Effect.succeed(`${address}/rpc`)).pipe(
+        Effect.provide(server)
+      )
+      return yield* RpcClient.make(Inventory).pipe(
+        Effect.provide(layer),
+        Effect.provide(
+          RpcClient.layerProtocolHttp({ url }).pipe(
+            Layer.provide(RpcSerialization.layerNdjson),
+            Layer.provide(FetchHttpClient.layer)
+          )
+        )
+      )
+    })
+
+  it.scoped("Outbound.layerClient sets the service token as a per-RPC header on every call", () =>
+    Effect.gen(function*() {
+      const source = TokenSource.fixed("orders", {
+        value: Redacted.make(tokenOf("orders")),
+        expiresAt: 1e15,
+        scope: undefined
+      })
+      const client = yield* httpClient(Outbound.layerClient("inventory", Outbound.service(source)))
+      expect(yield* client.Reserve({ sku: "anvil" })).toEqual({ subject: "orders", tenant: "acme" })
+      expect(yield* client.Reserve({ sku: "anvil" })).toEqual({ subject: "orders", tenant: "acme" })
+    }))
+
+  it.scoped("a stream over HTTP ends with Unauthenticated (expired) when its token expires", () =>
+    Effect.gen(function*() {
+      const client = yield* httpClient(Outbound.layerManual)
+      const fiber = yield* client.Watch().pipe(
+        Stream.take(20),
+        Stream.runCollect,
+        RpcClient.withHeaders({ authorization: `Bearer ${tokenOf("watcher")}` }),
+        Effect.exit,
+        Effect.fork
+      )
+      for (let i = 0; i < 30; i++) {
+        yield* TestClock.adjust("1 second")
+        yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 5)))
+      }
+      const exit = yield* Fiber.join(fiber)
+      expect(exit).toMatchObject(Exit.fail({ _tag: "Unauthenticated", reason: "expired" }))
     }))
 })
