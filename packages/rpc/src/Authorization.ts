@@ -19,6 +19,7 @@ import { CurrentTenant } from "@warden/core/Tenant"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as RequestAuth from "./internal/requestAuth.js"
@@ -33,6 +34,8 @@ export class RequiredPolicy extends Context.Tag("@warden/rpc/RequiredPolicy")<
 export class Authorization extends RpcMiddleware.Tag<Authorization>()("@warden/rpc/Authorization", {
   failure: Schema.Union(Unauthenticated, Forbidden)
 }) {}
+
+const decisions = Metric.counter("warden_decisions_total", { description: "Authorization decisions, by outcome" })
 
 const undeclared: Policy.Policy<never> = Effect.fail(
   Forbidden.of("no_policy", "a declared policy", "the procedure declares no policy, so it is refused")
@@ -61,6 +64,7 @@ export const layer: Layer.Layer<Authorization, never, Authenticator | AuditLog.A
           "warden.reason": reason,
           "warden.requirement": requirement
         })
+        yield* Metric.increment(Metric.tagged(decisions, "decision", allowed ? "allowed" : "denied"))
         yield* audit.record({
           time: yield* RequestAuth.now,
           tenant,

@@ -5,6 +5,7 @@
  *
  * @since 0.1.0
  */
+export * as AuditFile from "./AuditFile.js"
 export * as Authentication from "./Authentication.js"
 export * as Authorization from "./Authorization.js"
 export * as Outbound from "./Outbound.js"
