@@ -1,10 +1,14 @@
-/** `npm start`: runs the scenario and prints it. */
+/** `npm start`: runs the shop scenario and prints it. */
 import { NodeRuntime } from "@effect/platform-node"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
-import { scenario } from "./scenario.js"
+import * as Metric from "effect/Metric"
+import * as MetricState from "effect/MetricState"
+import { fileURLToPath } from "node:url"
+import { scenario, withTelemetry } from "./scenario.js"
+import * as Telemetry from "./telemetry.js"
 
 const colour = process.stdout.isTTY === true && process.env["NO_COLOR"] === undefined
 const paint = (code: string) => (text: string) => colour ? `\u001b[${code}m${text}\u001b[0m` : text
@@ -13,32 +17,50 @@ const green = paint("32")
 const red = paint("31")
 const dim = paint("2")
 
+const auditDir = fileURLToPath(new URL("../.audit", import.meta.url))
+
 const program = Effect.gen(function*() {
-  const result = yield* scenario
-  yield* Console.log(bold("Warden shop example: an inventory service protected by Warden"))
-  yield* Console.log(dim(`identity publishing its keys at ${result.identity}/jwks`))
-  yield* Console.log(dim(`inventory listening on ${result.url} (Effect RPC over HTTP, verifying every JWT)`))
+  const report = yield* withTelemetry(scenario(auditDir))
+  yield* Console.log(bold("Warden shop: identity, orders and inventory on loopback, every hop verified"))
+  yield* Console.log(dim(`identity  ${report.urls.identity}  (OAuth 2.0 token endpoint, JWKS, key rotation)`))
+  yield* Console.log(dim(`orders    ${report.urls.orders}  (Effect RPC over HTTP)`))
+  yield* Console.log(dim(`inventory ${report.urls.inventory}  (Effect RPC over HTTP)`))
   yield* Console.log("")
-  let n = 1
-  for (const step of result.steps) {
+  for (const step of report.steps) {
     const mark = step.outcome === "allowed" ? green("ALLOWED") : red("REFUSED")
-    yield* Console.log(`${bold(`${n++}. ${step.title}`)}  [caller ${step.caller}]`)
-    yield* Console.log(`   ${mark}  ${step.detail}`)
-    yield* Console.log(dim(`   HTTP equivalent: ${step.http}`))
+    yield* Console.log(bold(`${step.n}. ${step.title}`))
+    yield* Console.log(`   ${mark}  ${step.reason}`)
+    yield* Console.log(`   ${step.detail}`)
+    const tree = Telemetry.tree(report.spans, step.traceId)
+    for (const line of tree.slice(0, 4)) yield* Console.log(dim(`     ${line}`))
+    if (tree.length > 4) yield* Console.log(dim(`     ... ${tree.length - 4} more spans in this trace`))
   }
   yield* Console.log("")
   yield* Console.log(
-    `acme stock untouched by globex's call: ${result.acmeUntouchedByGlobex ? "yes" : "NO"}; ` +
-      `globex anvils ${result.globexBefore} -> ${result.globexAfter}`
+    `globex anvils before and after the leak attempt: ${report.stock.globexBefore} -> ${report.stock.globexAfter}`
   )
   yield* Console.log("")
-  yield* Console.log(bold("Audit log for tenant acme"))
-  for (const event of result.audit) {
+  yield* Console.log(bold("Audit log for tenant acme (orders.audit.jsonl and inventory.audit.jsonl)"))
+  const acme = [
+    ...report.audit.orders.map((e) => ["orders", e] as const),
+    ...report.audit.inventory.map((e) => ["inventory", e] as const)
+  ].filter(([, e]) => e.tenant === "acme").sort(([, a], [, b]) => a.time.localeCompare(b.time))
+  for (const [service, e] of acme.slice(0, 12)) {
     yield* Console.log(
-      `   ${event.time}  ${event.subject.padEnd(6)} ${event.procedure.padEnd(8)} ${
-        event.decision.padEnd(8)
-      } ${event.reason}`
+      `   ${e.time}  ${service.padEnd(9)} ${e.subject.padEnd(6)} ${e.procedure.padEnd(20)} ${
+        e.decision.padEnd(7)
+      } ${e.reason}  trace=${e.traceId?.slice(0, 8) ?? "-"}`
     )
+  }
+  if (acme.length > 12) yield* Console.log(dim(`   ... ${acme.length - 12} more lines (the burst), in ${auditDir}`))
+  yield* Console.log("")
+  yield* Console.log(bold("Metrics"))
+  const snapshot = yield* Metric.snapshot
+  for (const pair of snapshot) {
+    const name = pair.metricKey.name
+    if (!name.startsWith("warden_") || !MetricState.isCounterState(pair.metricState)) continue
+    const tags = pair.metricKey.tags.map((t) => `${t.key}=${t.value}`).join(",")
+    yield* Console.log(`   ${name}{${tags}} ${String(pair.metricState.count)}`)
   }
 })
 

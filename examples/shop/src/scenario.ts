@@ -1,155 +1,275 @@
 /**
- * The scenario `npm start` runs: an identity service publishing its keys, and
- * an inventory server over real HTTP on loopback that verifies every JWT
- * against them, called as an allowed caller, a caller of another tenant, a
- * caller missing a scope, an anonymous caller and a forger.
+ * The scenario `npm start` runs and the tests check: an identity service, and
+ * the orders and inventory services, each its own HTTP server on loopback,
+ * every hop verifying the user's token again. Seven steps, each returning what
+ * happened and the decision's reason; the spans and the audit files they left.
  */
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
-import * as HttpRouter from "@effect/platform/HttpRouter"
-import * as HttpServer from "@effect/platform/HttpServer"
 import * as RpcClient from "@effect/rpc/RpcClient"
 import * as RpcSerialization from "@effect/rpc/RpcSerialization"
-import * as RpcServer from "@effect/rpc/RpcServer"
-import { AuditLog, AuthError } from "@warden/core"
-import { JwtVerifier, KeyStore, RevocationStore, TokenIssuer } from "@warden/jwt"
-import { Authentication, Outbound, Protected } from "@warden/rpc"
+import { AuthError } from "@warden/core"
+import type { AuditLog } from "@warden/core"
+import { Outbound } from "@warden/rpc"
+import * as Chunk from "effect/Chunk"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
-import { createServer } from "node:http"
-import { Identity } from "./identity.js"
+import * as Redacted from "effect/Redacted"
+import * as Stream from "effect/Stream"
+import { mkdirSync, readFileSync, rmSync } from "node:fs"
+import { join } from "node:path"
+import { clients, Identity, people, resources } from "./identity.js"
 import { Inventory, InventoryHandlers, Stock, stockOf } from "./inventory.js"
+import { Orders, OrdersHandlers } from "./orders.js"
+import { serve } from "./services.js"
+import * as Telemetry from "./telemetry.js"
 
-/** The shop's people: who they are, their tenant, and the scopes their tokens carry. */
-const people = {
-  "alice@acme": { subject: "alice", tenant: "acme", scope: "orders.write orders.read" },
-  "bob@globex": { subject: "bob", tenant: "globex", scope: "orders.write" },
-  "carol@acme": { subject: "carol", tenant: "acme", scope: "orders.read" }
-} as const
-
-type Person = keyof typeof people
-
-const audience = "https://inventory.shop.test"
-
-/** The inventory server on a free loopback port, verifying JWTs against the identity service's JWKS. */
-const inventoryServer = (identity: Identity) =>
-  HttpRouter.Default.serve(Authentication.transportHeaders).pipe(
-    Layer.provide(RpcServer.layer(Inventory)),
-    Layer.provide(RpcServer.layerProtocolHttp({ path: "/rpc" })),
-    Layer.provide(InventoryHandlers),
-    Layer.provide(Protected.layer),
-    Layer.provide(JwtVerifier.layerAuthenticator),
-    Layer.provide(JwtVerifier.layer({ issuers: [identity.issuer], audience })),
-    Layer.provide(KeyStore.layer({ jwksUrl: identity.jwksUrl, allowInsecureLoopback: true })),
-    Layer.provide(RevocationStore.layerMemory),
-    Layer.provide(NodeHttpClient.layerUndici),
-    Layer.provideMerge(AuditLog.layerMemory),
-    Layer.provideMerge(Stock.Default),
-    Layer.provide(RpcSerialization.layerNdjson),
-    Layer.provideMerge(NodeHttpServer.layer(createServer, { host: "127.0.0.1", port: 0 }))
-  )
-
-/** One step of the scenario, as printed. */
+/** One step as printed: what was tried, what happened, and the reason Warden gave. */
 export interface Step {
+  readonly n: number
   readonly title: string
-  readonly caller: string
   readonly outcome: "allowed" | "refused"
   readonly detail: string
-  readonly http: string
+  /** The decision's reason: the grant that allowed, or the refusal's reason. */
+  readonly reason: string
+  readonly traceId: string
 }
 
-const describeFailure = (error: unknown): { detail: string; http: string } => {
-  if (AuthError.isAuthError(error)) {
-    return {
-      detail: `${error._tag} (${error.code ?? "no error code"}, ${error.reason}): ${error.description}`,
-      http: `${AuthError.httpStatus(error)} WWW-Authenticate: ${AuthError.wwwAuthenticate(error, { realm: "shop" })}`
-    }
+/** Everything the scenario leaves behind. */
+export interface Report {
+  readonly urls: { readonly identity: string; readonly orders: string; readonly inventory: string }
+  readonly steps: ReadonlyArray<Step>
+  readonly spans: ReadonlyArray<Telemetry.SpanView>
+  readonly audit: {
+    readonly orders: ReadonlyArray<AuditLog.AuditEvent>
+    readonly inventory: ReadonlyArray<AuditLog.AuditEvent>
   }
-  return { detail: String(error), http: "-" }
+  readonly stock: { readonly globexBefore: number; readonly globexAfter: number }
+  readonly burst: { readonly orders: number; readonly failed: number; readonly kids: ReadonlyArray<string> }
 }
 
-/** Runs the calls against a live server and returns what happened. */
-export const scenario = Effect.gen(function*() {
-  const identity = yield* Identity
-  const result = yield* calls(identity).pipe(Effect.provide(inventoryServer(identity)))
-  return { ...result, identity: identity.issuer }
-}).pipe(Effect.scoped)
+type Who = keyof typeof people
 
-const calls = (identity: Identity) =>
+/** Logs a person in at the identity service (password grant), for both the orders and inventory resources. */
+const login = (identity: Identity, who: Who, options: { readonly expiresIn?: number } = {}) =>
+  Effect.promise(async () => {
+    const cli = clients["shop-cli"]
+    const form = new URLSearchParams({
+      grant_type: "password",
+      username: people[who].username,
+      password: Redacted.value(people[who].password)
+    })
+    form.append("resource", resources.orders)
+    form.append("resource", resources.inventory)
+    if (options.expiresIn !== undefined) form.set("expires_in_hint", String(options.expiresIn))
+    const basic = Buffer.from(`${cli.clientId}:${Redacted.value(cli.clientSecret)}`).toString("base64")
+    const response = await fetch(identity.tokenEndpoint, {
+      method: "POST",
+      headers: { authorization: `Basic ${basic}`, "content-type": "application/x-www-form-urlencoded" },
+      body: form
+    })
+    const body = await response.json() as { access_token?: string; error?: string }
+    if (body.access_token === undefined) throw new Error(`login of ${who} failed: ${body.error ?? response.status}`)
+    return body.access_token
+  })
+
+const bearer = (token: string) => RpcClient.withHeaders({ authorization: `Bearer ${token}` })
+
+const protocol = (url: string) =>
+  RpcClient.layerProtocolHttp({ url }).pipe(
+    Layer.provide(RpcSerialization.layerNdjson),
+    Layer.provide(FetchHttpClient.layer)
+  )
+
+const reasonOf = (error: unknown): string =>
+  AuthError.isAuthError(error) ?
+    `${error._tag} (${error.code ?? "no error code"}, ${error.reason})` :
+    typeof error === "object" && error !== null && "_tag" in error ?
+    String(error._tag) :
+    String(error)
+
+const detailOf = (error: unknown): string =>
+  AuthError.isAuthError(error) ?
+    error.description :
+    error instanceof Outbound.MissingCredentials ?
+    error.message :
+    String(error)
+
+/** Runs the scenario; `auditDir` receives each service's JSONL audit file. */
+export const scenario = (auditDir: string) =>
   Effect.gen(function*() {
-    const url = yield* HttpServer.addressFormattedWith((address) => Effect.succeed(`${address}/rpc`))
-    // The scenario plays several people, so it sets each call's authorization header itself.
-    const client = yield* RpcClient.make(Inventory).pipe(
+    rmSync(auditDir, { recursive: true, force: true })
+    mkdirSync(auditDir, { recursive: true })
+    const auditPath = (service: string) => join(auditDir, `${service}.audit.jsonl`)
+    const exporter = yield* Effect.serviceOption(SpanMemory)
+    const identity = yield* Identity
+    const stock = yield* Layer.build(Stock.Default)
+    const inventoryUrl = yield* serve({
+      name: "inventory",
+      group: Inventory,
+      handlers: InventoryHandlers.pipe(Layer.provide(Layer.succeedContext(stock))),
+      trust: { issuer: identity.issuer, jwksUrl: identity.jwksUrl, audience: resources.inventory },
+      auditPath: auditPath("inventory")
+    })
+    const ordersUrl = yield* serve({
+      name: "orders",
+      group: Orders,
+      handlers: OrdersHandlers(inventoryUrl),
+      trust: { issuer: identity.issuer, jwksUrl: identity.jwksUrl, audience: resources.orders },
+      auditPath: auditPath("orders")
+    })
+    // The command line plays several people, so it sets each call's authorization header itself.
+    const orders = yield* RpcClient.make(Orders).pipe(
       Effect.provide(Outbound.layerManual),
-      Effect.provide(
-        RpcClient.layerProtocolHttp({ url }).pipe(
-          Layer.provide(RpcSerialization.layerNdjson),
-          Layer.provide(FetchHttpClient.layer)
-        )
-      )
+      Effect.provide(protocol(ordersUrl))
     )
-    const tokens = {
-      "alice@acme": yield* identity.tokenFor(people["alice@acme"], audience),
-      "bob@globex": yield* identity.tokenFor(people["bob@globex"], audience),
-      "carol@acme": yield* identity.tokenFor(people["carol@acme"], audience)
-    }
-    const as = (person: Person | undefined) =>
-      RpcClient.withHeaders(person === undefined ? {} : { authorization: `Bearer ${tokens[person]}` })
-
-    const step = (title: string, caller: string, call: Effect.Effect<string, unknown>) =>
-      Effect.match(call, {
-        onSuccess: (detail): Step => ({ title, caller, outcome: "allowed", detail, http: "200" }),
-        onFailure: (error): Step => ({ title, caller, outcome: "refused", ...describeFailure(error) })
-      })
-
-    const reserve = (person: Person | undefined, tenant: string) =>
-      client.Reserve({ tenant, sku: "anvil", quantity: 1 }).pipe(
-        as(person),
-        Effect.map((r) =>
-          `reserved 1 ${r.sku} for tenant=${r.tenant} user=${r.user} (payload named tenant=${tenant}); ${r.remaining} left`
-        )
-      )
+    const inventory = yield* RpcClient.make(Inventory).pipe(
+      Effect.provide(Outbound.layerManual),
+      Effect.provide(protocol(inventoryUrl))
+    )
+    const stockNow = (tenant: string) => stockOf(tenant, "anvil").pipe(Effect.provide(stock))
 
     const steps: Array<Step> = []
-    steps.push(yield* step("An allowed caller reserves stock", "alice@acme", reserve("alice@acme", "acme")))
-    const globexBefore = yield* stockOf("globex", "anvil")
-    const acmeBefore = yield* stockOf("acme", "anvil")
-    steps.push(
-      yield* step(
-        "A caller of another tenant names acme in the payload",
-        "bob@globex",
-        reserve("bob@globex", "acme")
-      )
-    )
-    const acmeAfter = yield* stockOf("acme", "anvil")
-    steps.push(yield* step("A caller without the orders.write scope", "carol@acme", reserve("carol@acme", "acme")))
-    steps.push(yield* step("An anonymous caller", "(no token)", reserve(undefined, "acme")))
-    const forger = yield* TokenIssuer.generateKey("ES256")
-    const forged = yield* TokenIssuer.sign(forger, {
-      iss: identity.issuer,
-      aud: audience,
-      sub: "mallory",
-      tid: "acme",
-      scope: "orders.write"
-    })
-    steps.push(
-      yield* step(
-        "A token signed by a key the identity service never published",
-        "mallory",
-        client.Reserve({ tenant: "acme", sku: "anvil", quantity: 1 }).pipe(
-          RpcClient.withHeaders({ authorization: `Bearer ${forged}` }),
-          Effect.map(() => "reserved")
+    const step = <A, E>(
+      n: number,
+      title: string,
+      run: Effect.Effect<A, E>,
+      allowed: (a: A) => readonly [string, string]
+    ) =>
+      Effect.gen(function*() {
+        const span = yield* Effect.currentSpan.pipe(Effect.orDie)
+        const result = yield* Effect.either(run)
+        const base = { n, title, traceId: span.traceId }
+        steps.push(
+          Either.isRight(result) ?
+            { ...base, outcome: "allowed", detail: allowed(result.right)[0], reason: allowed(result.right)[1] } :
+            { ...base, outcome: "refused", detail: detailOf(result.left), reason: reasonOf(result.left) }
         )
-      )
+      }).pipe(Effect.withSpan(`scenario.step${n}`))
+
+    const alice = yield* login(identity, "alice")
+    const order = (token: string, tenant = "acme", headers: Record<string, string> = {}) =>
+      orders.PlaceOrder({ tenant, sku: "anvil", quantity: 1 }).pipe(bearer(token), RpcClient.withHeaders(headers))
+    const described = (
+      o: {
+        orders: { tenant: string; user: string }
+        inventory: { tenant: string; user: string; scope: string; remaining: number }
+      }
+    ) =>
+      [
+        `orders saw tenant=${o.orders.tenant} user=${o.orders.user}; inventory saw tenant=${o.inventory.tenant} ` +
+        `user=${o.inventory.user} scope=${o.inventory.scope}; ${o.inventory.remaining} anvils left`,
+        "scope orders.write"
+      ] as const
+
+    // 1. The happy path.
+    yield* step(1, "alice@acme places an order", order(alice), described)
+
+    // 2. The leak attempt: the payload and a spoofed x-tenant header both name globex.
+    const globexBefore = yield* stockNow("globex")
+    yield* step(
+      2,
+      "alice@acme tries to reserve globex stock (payload globex, x-tenant: globex)",
+      order(alice, "globex", { "x-tenant": "globex" }),
+      described
     )
-    const audit = yield* (yield* AuditLog.AuditTrail).byTenant("acme")
-    return {
-      url,
-      steps,
-      acmeUntouchedByGlobex: acmeBefore === acmeAfter,
-      globexBefore,
-      globexAfter: yield* stockOf("globex", "anvil"),
-      audit
+    const globexAfter = yield* stockNow("globex")
+
+    // 3. A token without orders.write: Orders lets it through, Inventory refuses.
+    const carol = yield* login(identity, "carol")
+    yield* step(3, "carol@acme (no orders.write) places an order", order(carol), described)
+
+    // 4. A handler whose client forgets to forward: refused at Orders before any request to Inventory.
+    yield* step(
+      4,
+      "Orders calls Inventory with a client that forgets to forward",
+      orders.PlaceOrderForgetful({ tenant: "acme", sku: "anvil", quantity: 1 }).pipe(bearer(alice)),
+      described
+    )
+
+    // 5. A token that would expire between hops: refused at Orders, clearly.
+    const brief = yield* login(identity, "alice", { expiresIn: 3 })
+    yield* step(5, "alice@acme orders with a token 3 s from expiry", order(brief), described)
+
+    // 6. Key rotation at identity in the middle of a burst of orders.
+    const burstSize = 40
+    let done = 0
+    const burst = Effect.forEach(
+      Array.from({ length: burstSize }, (_, i) => i),
+      (i) =>
+        Effect.gen(function*() {
+          // Each order logs in first: those after the rotation carry tokens signed by the new key.
+          const token = yield* login(identity, i % 2 === 0 ? "alice" : "bob")
+          const placed = yield* Effect.either(order(token, i % 2 === 0 ? "acme" : "globex"))
+          done++
+          return placed
+        }),
+      { concurrency: 4 }
+    )
+    const rotateMidway = Effect.gen(function*() {
+      for (let i = 0; i < 500 && done < burstSize / 2; i++) {
+        yield* Effect.promise(() => new Promise((r) => setTimeout(r, 10)))
+      }
+      return yield* identity.rotate()
+    })
+    let burstResult = { orders: 0, failed: 0, kids: [] as ReadonlyArray<string> }
+    yield* step(
+      6,
+      `a burst of ${burstSize} orders by alice@acme and bob@globex while identity rotates its signing key`,
+      Effect.map(Effect.all([burst, rotateMidway], { concurrency: 2 }), ([results, kid]) => {
+        const failed = results.filter(Either.isLeft).length
+        burstResult = { orders: results.length, failed, kids: identity.kids() }
+        return { failed, kid }
+      }),
+      ({ failed, kid }) =>
+        [
+          `${burstSize} orders, ${failed} failed; new signing key ${kid} picked up by both services`,
+          failed === 0 ? "every token verified" : "some tokens failed"
+        ] as const
+    )
+
+    // 7. A stream that ends when its token does.
+    const watcher = yield* login(identity, "bob", { expiresIn: 3 })
+    let readings = 0
+    yield* step(
+      7,
+      "bob@globex watches globex's anvil stock with a token 3 s from expiry",
+      inventory.WatchStock({ sku: "anvil" }).pipe(
+        Stream.tap(() => Effect.sync(() => readings++)),
+        Stream.take(100),
+        Stream.runCollect,
+        Effect.map(Chunk.size),
+        bearer(watcher),
+        Effect.mapError((e) => e)
+      ),
+      (n) => [`the stream ran to ${n} readings`, "trusted for the stream"] as const
+    )
+    const last = steps[steps.length - 1]!
+    if (last.outcome === "refused") {
+      steps[steps.length - 1] = { ...last, detail: `${readings} stock readings, then: ${last.detail}` }
     }
-  })
+
+    const readAudit = (service: string): ReadonlyArray<AuditLog.AuditEvent> =>
+      readFileSync(auditPath(service), "utf8").split("\n").filter((l) => l.length > 0).map((l) =>
+        JSON.parse(l) as AuditLog.AuditEvent
+      )
+
+    return {
+      urls: { identity: identity.issuer, orders: ordersUrl, inventory: inventoryUrl },
+      steps,
+      spans: exporter._tag === "Some" ? exporter.value.getFinishedSpans().map(Telemetry.view) : [],
+      audit: { orders: readAudit("orders"), inventory: readAudit("inventory") },
+      stock: { globexBefore, globexAfter },
+      burst: burstResult
+    } satisfies Report
+  }).pipe(Effect.scoped)
+
+/** The in-memory span exporter the scenario reads its traces from. */
+export class SpanMemory extends Context.Tag("shop/SpanMemory")<SpanMemory, Telemetry.InMemorySpanExporter>() {}
+
+/** Telemetry for the scenario: spans kept in memory (and exported by OTLP when configured). */
+export const withTelemetry = <A, E, R>(effect: Effect.Effect<A, E, R>) => {
+  const exporter = new Telemetry.InMemorySpanExporter()
+  return effect.pipe(Effect.provideService(SpanMemory, exporter), Effect.provide(Telemetry.layer(exporter)))
+}

@@ -1,35 +1,112 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import { readFileSync } from "node:fs"
+import { mkdtempSync, readFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { scenario } from "../src/scenario.js"
+import type { Report } from "../src/scenario.js"
+import { scenario, withTelemetry } from "../src/scenario.js"
+import type { SpanView } from "../src/telemetry.js"
+import { serviceAttribute } from "../src/telemetry.js"
 
-describe("the shop scenario over HTTP", () => {
-  it.effect("allows alice, keeps bob in globex, refuses carol's missing scope, the anonymous caller and a forged token", () =>
+/** The RPC server spans of one trace, by service. */
+const serverSpans = (report: Report, traceId: string, service: string): ReadonlyArray<SpanView> =>
+  report.spans.filter((s) =>
+    s.traceId === traceId && s.name.startsWith("RpcServer.") && s.attributes[serviceAttribute] === service
+  )
+
+/** The closest RpcServer span above `span`. */
+const serverParent = (report: Report, span: SpanView): SpanView | undefined => {
+  const byId = new Map(report.spans.map((s) => [s.spanId, s]))
+  let parent = span.parentSpanId === undefined ? undefined : byId.get(span.parentSpanId)
+  for (let i = 0; parent !== undefined && i < 64; i++) {
+    if (parent.name.startsWith("RpcServer.")) return parent
+    parent = parent.parentSpanId === undefined ? undefined : byId.get(parent.parentSpanId)
+  }
+  return undefined
+}
+
+describe("the shop scenario: identity, orders and inventory over HTTP on loopback", () => {
+  it.live("every step decides as the story says, and the spans and audit files agree", () =>
     Effect.gen(function*() {
-      const result = yield* scenario
-      expect(result.steps.map((s) => [s.caller, s.outcome])).toEqual([
-        ["alice@acme", "allowed"],
-        ["bob@globex", "allowed"],
-        ["carol@acme", "refused"],
-        ["(no token)", "refused"],
-        ["mallory", "refused"]
+      const report = yield* withTelemetry(scenario(mkdtempSync(join(tmpdir(), "warden-shop-"))))
+      const step = (n: number) => report.steps.find((s) => s.n === n)!
+      expect(report.steps.map((s) => [s.n, s.outcome])).toEqual([
+        [1, "allowed"],
+        [2, "refused"],
+        [3, "refused"],
+        [4, "refused"],
+        [5, "refused"],
+        [6, "allowed"],
+        [7, "refused"]
       ])
-      expect(result.steps[0]?.detail).toContain("tenant=acme user=alice")
-      // bob named acme in the payload; the reservation landed in globex.
-      expect(result.steps[1]?.detail).toContain("tenant=globex user=bob (payload named tenant=acme)")
-      expect(result.acmeUntouchedByGlobex).toBe(true)
-      expect([result.globexBefore, result.globexAfter]).toEqual([5, 4])
-      expect(result.steps[2]?.detail).toContain("insufficient_scope, missing_scope")
-      expect(result.steps[2]?.http).toContain("403")
-      expect(result.steps[3]?.detail).toContain("no error code, missing_credentials")
-      expect(result.steps[3]?.http).toBe("401 WWW-Authenticate: Bearer realm=\"shop\"")
-      expect(result.steps[4]?.detail).toContain("invalid_token, unknown_key")
-      expect(result.audit.map((e) => [e.subject, e.decision, e.reason])).toEqual([
-        ["alice", "allowed", "scope orders.write"],
-        ["carol", "denied", "missing_scope"]
-      ])
-    }))
+
+      // 1. The happy path: both services see tenant acme, user alice, scope orders.write.
+      expect(step(1).detail).toContain("orders saw tenant=acme user=alice; inventory saw tenant=acme user=alice")
+      for (const service of ["orders", "inventory"]) {
+        const [span] = serverSpans(report, step(1).traceId, service)
+        expect(span?.attributes).toMatchObject({
+          "enduser.id": "alice",
+          "tenant.id": "acme",
+          "warden.decision": "allowed"
+        })
+        expect(String(span?.attributes["enduser.scope"]).split(" ")).toContain("orders.write")
+      }
+      const [reserve] = serverSpans(report, step(1).traceId, "inventory")
+      expect(serverParent(report, reserve!)?.attributes[serviceAttribute]).toBe("orders")
+
+      // 2. The leak attempt: refused at orders, audited under acme, globex's stock untouched.
+      expect(step(2).reason).toBe("Forbidden (insufficient_scope, tenant_not_signed)")
+      expect(report.stock.globexAfter).toBe(report.stock.globexBefore)
+      expect(serverSpans(report, step(2).traceId, "inventory")).toEqual([])
+      expect(serverSpans(report, step(2).traceId, "orders")[0]?.attributes).toMatchObject({
+        "enduser.id": "alice",
+        "tenant.id": "acme",
+        "warden.decision": "denied",
+        "warden.reason": "tenant_not_signed"
+      })
+      expect(report.audit.orders).toContainEqual(
+        expect.objectContaining({ tenant: "acme", subject: "alice", decision: "denied", reason: "tenant_not_signed" })
+      )
+      expect(report.audit.orders.some((e) => e.tenant === "globex" && e.subject === "alice")).toBe(false)
+
+      // 3. Missing scope: orders allows, inventory refuses with insufficient_scope.
+      expect(step(3).reason).toBe("Forbidden (insufficient_scope, missing_scope)")
+      expect(serverSpans(report, step(3).traceId, "inventory")[0]?.attributes).toMatchObject({
+        "enduser.id": "carol",
+        "warden.decision": "denied",
+        "warden.reason": "missing_scope"
+      })
+
+      // 4. and 5. Refused at orders before anything reaches the inventory.
+      expect(step(4).reason).toBe("MissingCredentials")
+      expect(step(4).detail).toContain("inventory (no token)")
+      expect(step(5).reason).toBe("Unauthenticated (invalid_token, expired)")
+      for (const n of [4, 5]) expect(serverSpans(report, step(n).traceId, "inventory")).toEqual([])
+
+      // 6. Key rotation mid-burst: no failure, and the new key is published beside the old.
+      expect(report.burst).toMatchObject({ orders: 40, failed: 0 })
+      expect(report.burst.kids).toHaveLength(2)
+
+      // 7. The stream ran, then ended with its token.
+      expect(step(7).reason).toBe("Unauthenticated (invalid_token, expired)")
+      expect(step(7).detail).toMatch(/^[1-9]\d* stock readings, then: the token expired during the stream$/)
+
+      // Both services' spans agree on tenant.id for every request that reached the inventory.
+      const reservations = report.spans.filter((s) =>
+        s.name === "RpcServer.Reserve" && s.attributes[serviceAttribute] === "inventory"
+      )
+      expect(reservations.length).toBeGreaterThanOrEqual(42)
+      for (const span of reservations) {
+        expect(serverParent(report, span)?.attributes["tenant.id"]).toBe(span.attributes["tenant.id"])
+      }
+
+      // Every audit line carries the trace of its request.
+      const traces = new Set(report.spans.map((s) => s.traceId))
+      for (const event of [...report.audit.orders, ...report.audit.inventory]) {
+        expect(traces.has(event.traceId!)).toBe(true)
+      }
+    }), 60_000)
 })
 
 describe("the README", () => {

@@ -101,6 +101,13 @@ export const layer: Layer.Layer<RequestAuth, never, Authenticator | AuditLog.Aud
         const { principal } = yield* authenticate(options)
         const tenant = selectTenant(principal, options.headers[tenantHeader])
         if (Either.isLeft(tenant)) {
+          yield* Effect.annotateCurrentSpan({
+            "enduser.id": principal.subject,
+            "tenant.id": principal.tenant,
+            "warden.decision": "denied",
+            "warden.reason": tenant.left.reason,
+            "warden.requirement": tenant.left.requirement
+          })
           yield* audit.record({
             time: yield* now,
             tenant: principal.tenant,
