@@ -4,28 +4,12 @@
  * verify through Warden against its real JWKS, including after it rotates its
  * signing key. Runs on the real clock: the provider stamps real times.
  */
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { describe, expect, it } from "@effect/vitest"
-import { JwtVerifier, KeyStore, RevocationStore } from "@warden/jwt"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Layer from "effect/Layer"
 import { OidcProvider } from "../support/oidcProvider.js"
 import type { OidcProviderHandle } from "../support/oidcProvider.js"
-
-const verifierFor = (provider: OidcProviderHandle) =>
-  Effect.gen(function*() {
-    const context = yield* Layer.build(
-      JwtVerifier.layer({ issuers: [provider.issuer], audience: provider.resource, algorithms: ["RS256"] }).pipe(
-        Layer.provideMerge(
-          KeyStore.layer({ jwksUrl: provider.jwksUri, allowInsecureLoopback: true, cooldown: "1 millis" })
-        ),
-        Layer.provide(RevocationStore.layerMemory),
-        Layer.provide(NodeHttpClient.layerUndici)
-      )
-    )
-    return yield* Effect.provide(JwtVerifier.JwtVerifier, context)
-  })
+import { verifierFor } from "../support/verifier.js"
 
 const token = (provider: OidcProviderHandle, clientId: "orders" | "inventory" | "audit", scope = "orders.write") =>
   Effect.promise(() => provider.clientCredentials({ clientId, scope, resource: provider.resource })).pipe(

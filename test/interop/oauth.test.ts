@@ -6,13 +6,12 @@
  */
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { describe, expect, it } from "@effect/vitest"
-import { JwtVerifier, KeyStore, RevocationStore } from "@warden/jwt"
 import { ClientCredentials, Introspection } from "@warden/oauth"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import { OidcClients, OidcProvider } from "../support/oidcProvider.js"
 import type { OidcProviderHandle } from "../support/oidcProvider.js"
+import { verifierFor } from "../support/verifier.js"
 
 const ordersClient = (provider: OidcProviderHandle) =>
   ClientCredentials.make({
@@ -21,17 +20,6 @@ const ordersClient = (provider: OidcProviderHandle) =>
     clientSecret: Redacted.make(OidcClients.orders.secret),
     allowInsecureLoopback: true
   })
-
-const verifierFor = (provider: OidcProviderHandle, audience: string) =>
-  Effect.flatMap(
-    Layer.build(
-      JwtVerifier.layer({ issuers: [provider.issuer], audience, algorithms: ["RS256"] }).pipe(
-        Layer.provide(KeyStore.layer({ jwksUrl: provider.jwksUri, allowInsecureLoopback: true })),
-        Layer.provide(RevocationStore.layerNone)
-      )
-    ),
-    (context) => Effect.provide(JwtVerifier.JwtVerifier, context)
-  )
 
 /** Real time passes (the provider stamps real times): bounded waits only. */
 const realSleep = (ms: number) => Effect.promise(() => new Promise((resolve) => setTimeout(resolve, ms)))

@@ -116,6 +116,9 @@ const cacheLookups = Metric.counter("warden_jwt_cache_lookups_total", {
   description: "Verified-token cache lookups, by result"
 })
 
+/** Verifications by outcome (tagged `outcome`) and cache lookups by result (tagged `result`). */
+export const metrics = { verifications, cacheLookups } as const
+
 const fail = (reason: UnauthenticatedReason, description: string) =>
   Effect.fail(Unauthenticated.of(reason, description))
 

@@ -83,6 +83,9 @@ const keysAdded = Metric.counter("warden_jwks_keys_added_total", { description: 
 const keysRemoved = Metric.counter("warden_jwks_keys_removed_total", { description: "Keys that left a JWKS" })
 const keySetAge = Metric.gauge("warden_jwks_age_seconds", { description: "Age of the key set in use" })
 
+/** The key store's metrics, to read or to export. */
+export const metrics = { fetches, keysAdded, keysRemoved, keySetAge } as const
+
 interface Entry {
   readonly id: string
   readonly jwk: JwksSource.PublicJwk

@@ -682,21 +682,10 @@ describe("KeyStore: the refresh fiber", () => {
 // --- metrics ----------------------------------------------------------------------
 
 describe("KeyStore: metrics", () => {
-  // A metric is identified by its name, description and tags.
   const fetches = (outcome: string) =>
-    Metric.value(
-      Metric.tagged(
-        Metric.counter("warden_jwks_fetches_total", { description: "JWKS fetches, by outcome" }),
-        "outcome",
-        outcome
-      )
-    ).pipe(Effect.map((state) => state.count))
-  const added = Metric.value(Metric.counter("warden_jwks_keys_added_total", { description: "Keys that joined a JWKS" }))
-    .pipe(Effect.map((state) => state.count))
-  const removed = Metric.value(
-    Metric.counter("warden_jwks_keys_removed_total", { description: "Keys that left a JWKS" })
-  )
-    .pipe(Effect.map((state) => state.count))
+    Metric.value(Metric.tagged(KeyStore.metrics.fetches, "outcome", outcome)).pipe(Effect.map((state) => state.count))
+  const added = Metric.value(KeyStore.metrics.keysAdded).pipe(Effect.map((state) => state.count))
+  const removed = Metric.value(KeyStore.metrics.keysRemoved).pipe(Effect.map((state) => state.count))
   const snapshot = Effect.all({ ok: fetches("ok"), status: fetches("status"), added, removed })
 
   it.scoped("counts fetches by outcome, and keys added and removed", () =>

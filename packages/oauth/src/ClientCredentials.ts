@@ -64,6 +64,9 @@ export interface ClientCredentials {
 
 const refreshes = Metric.counter("warden_token_refreshes_total", { description: "Token endpoint requests, by outcome" })
 
+/** Token endpoint requests by outcome (tagged `outcome`), to read or to export. */
+export const metrics = { refreshes } as const
+
 const TokenResponse = Schema.Struct({
   access_token: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(16 * 1024)),
   token_type: Schema.String,

@@ -55,6 +55,9 @@ type Answer =
 
 const introspections = Metric.counter("warden_introspections_total", { description: "Introspections, by outcome" })
 
+/** Introspections by outcome (tagged `outcome`), to read or to export. */
+export const metrics = { introspections } as const
+
 const hash = (token: string): string => createHash("sha256").update(token).digest("base64url")
 
 const unavailable = Unauthenticated.of(

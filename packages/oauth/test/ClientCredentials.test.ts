@@ -1014,15 +1014,10 @@ describe("ClientCredentials: the refresh fiber", () => {
 // --- metrics -----------------------------------------------------------------------------------
 
 describe("ClientCredentials: metrics", () => {
-  // A metric is identified by its name, description and tags.
   const refreshes = (outcome: string) =>
-    Metric.value(
-      Metric.tagged(
-        Metric.counter("warden_token_refreshes_total", { description: "Token endpoint requests, by outcome" }),
-        "outcome",
-        outcome
-      )
-    ).pipe(Effect.map((state) => state.count))
+    Metric.value(Metric.tagged(ClientCredentials.metrics.refreshes, "outcome", outcome)).pipe(
+      Effect.map((state) => state.count)
+    )
   const snapshot = Effect.all({
     ok: refreshes("ok"),
     refused: refreshes("refused"),

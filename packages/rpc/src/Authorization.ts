@@ -37,6 +37,9 @@ export class Authorization extends RpcMiddleware.Tag<Authorization>()("@warden/r
 
 const decisions = Metric.counter("warden_decisions_total", { description: "Authorization decisions, by outcome" })
 
+/** Decisions by outcome (tagged `decision`), to read or to export. */
+export const metrics = { decisions } as const
+
 const undeclared: Policy.Policy<never> = Effect.fail(
   Forbidden.of("no_policy", "a declared policy", "the procedure declares no policy, so it is refused")
 )
