@@ -220,7 +220,10 @@ export const compile = (grants: Grants): PermissionSet => {
       }
       start = end + 1
     }
-    return allowed === undefined ? notGranted : { _tag: "Allowed", grant: allowed }
+    // The walk stops where the trie ends, so it may not have read the whole permission: a wildcard must not
+    // grant what is not a permission (a bad segment further on, a ninth segment, more than 256 characters).
+    if (allowed === undefined || parseSegments(permission, false) === undefined) return notGranted
+    return { _tag: "Allowed", grant: allowed }
   }
   return { check, ignored }
 }

@@ -1,0 +1,17 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Permission } from "@warden/core"
+
+describe("Permission.compile: a wildcard never grants what is not a permission", () => {
+  it.each([
+    ["inventory: inventory"],
+    ["a:b c"],
+    ["a:b:"],
+    ["a:b:*"],
+    ["a:b:c:d:e:f:g:h:i"],
+    [`a:${"x".repeat(300)}`]
+  ])("%j is not granted by * or a:*, however shallow the trie", (permission) => {
+    for (const allow of [["*"], ["a:*"]]) {
+      expect(Permission.compile({ allow, deny: [] }).check(permission)._tag).toBe("NotGranted")
+    }
+  })
+})
