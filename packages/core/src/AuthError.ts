@@ -69,11 +69,11 @@ export class Unauthenticated extends Schema.TaggedError<Unauthenticated>("@warde
 ) {
   /** Builds the error with the code that belongs to the reason. */
   static of(reason: UnauthenticatedReason, description: string): Unauthenticated {
-    return new Unauthenticated({
-      code: codeOf(reason) as "invalid_request" | "invalid_token" | null,
-      reason,
-      description
-    })
+    // The fields are typed already; skipping the Schema re-check keeps refusals cheap on the request path.
+    return new Unauthenticated(
+      { code: codeOf(reason) as "invalid_request" | "invalid_token" | null, reason, description },
+      true
+    )
   }
   override get message(): string {
     return `${this.reason}: ${this.description}`
@@ -121,7 +121,8 @@ export class Forbidden extends Schema.TaggedError<Forbidden>("@warden/Forbidden"
     description: string,
     scope: string | null = null
   ): Forbidden {
-    return new Forbidden({ code: "insufficient_scope", reason, requirement, scope, description })
+    // The fields are typed already; skipping the Schema re-check keeps refusals cheap on the request path.
+    return new Forbidden({ code: "insufficient_scope", reason, requirement, scope, description }, true)
   }
   override get message(): string {
     return `${this.reason}: ${this.description}`

@@ -69,26 +69,40 @@ export const scope = (required: string): Policy<Scopes.CurrentScopes> => {
 export const permission = <P extends string>(
   _catalogue: Catalogue<P>,
   required: NoInfer<P>
-): Policy<Scopes.CurrentScopes> =>
-  Effect.flatMap(Scopes.CurrentScopes, (current) => {
+): Policy<Scopes.CurrentScopes> => {
+  // Decisions are made per request and cost what building their values costs: build each value once.
+  const requirement = `permission ${required}`
+  const missing = Effect.fail(
+    Forbidden.of("missing_permission", requirement, `the permission '${required}' is not granted`)
+  )
+  const granted = new Map<string, Effect.Effect<Allowed>>()
+  const denied = new Map<string, Effect.Effect<never, Forbidden>>()
+  const once = <A>(map: Map<string, A>, key: string, make: () => A): A => {
+    const known = map.get(key)
+    if (known !== undefined) return known
+    const made = make()
+    if (map.size < 64) map.set(key, made)
+    return made
+  }
+  return Effect.flatMap(Scopes.CurrentScopes, (current): Policy<never> => {
     const check = current.permissions.check(required)
     switch (check._tag) {
       case "Allowed":
-        return Effect.succeed(new Allowed({ grant: `permission ${check.grant}` }))
+        return once(granted, check.grant, () => Effect.succeed(new Allowed({ grant: `permission ${check.grant}` })))
       case "Denied":
-        return Effect.fail(
-          Forbidden.of(
-            "denied_permission",
-            `permission ${required}`,
-            `the permission '${required}' is denied by '${check.rule}'`
-          )
-        )
+        return once(denied, check.rule, () =>
+          Effect.fail(
+            Forbidden.of(
+              "denied_permission",
+              requirement,
+              `the permission '${required}' is denied by '${check.rule}'`
+            )
+          ))
       case "NotGranted":
-        return Effect.fail(
-          Forbidden.of("missing_permission", `permission ${required}`, `the permission '${required}' is not granted`)
-        )
+        return missing
     }
   })
+}
 
 /** Requires the request's tenant to be `tenant`. */
 export const tenant = (required: string): Policy<CurrentTenant> =>

@@ -172,7 +172,7 @@ export const fetch = (
     }),
     // fetch-based clients follow redirects unless told not to; a JWKS must not move.
     Effect.provideService(FetchHttpClient.RequestInit, { redirect: "manual" }),
-    Effect.withSpan("warden.jwks.fetch", { attributes: { "url.full": url } })
+    Effect.withSpan("warden.jwks.fetch", { attributes: { "url.full": url }, captureStackTrace: false })
   )
 
 /** @internal */

@@ -17,6 +17,7 @@ import * as Authenticator from "@warden/core/Authenticator"
 import { Unauthenticated } from "@warden/core/AuthError"
 import type { UnauthenticatedReason } from "@warden/core/AuthError"
 import * as Claims from "@warden/core/Claims"
+import * as Metrics from "@warden/core/internal/metrics"
 import type { Principal } from "@warden/core/Principal"
 import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
@@ -118,6 +119,9 @@ const cacheLookups = Metric.counter("warden_jwt_cache_lookups_total", {
 
 /** Verifications by outcome (tagged `outcome`) and cache lookups by result (tagged `result`). */
 export const metrics = { verifications, cacheLookups } as const
+
+const cacheLookupsBy = Metrics.taggedBy(cacheLookups, "result")
+const verificationsBy = Metrics.taggedBy(verifications, "outcome")
 
 const fail = (reason: UnauthenticatedReason, description: string) =>
   Effect.fail(Unauthenticated.of(reason, description))
@@ -289,12 +293,12 @@ export const make = (
         const hit = cache?.get(token)
         if (hit !== undefined) {
           if (hit.expiresAtMs > nowMs && (hit.keyId === "#hmac" || keys.has(hit.keyId))) {
-            yield* Metric.increment(Metric.tagged(cacheLookups, "result", "hit"))
+            yield* Metric.increment(cacheLookupsBy("hit"))
             return yield* checkRevoked(hit.principal)
           }
           cache!.delete(token)
         }
-        if (cache !== undefined) yield* Metric.increment(Metric.tagged(cacheLookups, "result", "miss"))
+        if (cache !== undefined) yield* Metric.increment(cacheLookupsBy("miss"))
         const parts = Compact.split(token, maxTokenBytes)
         if (Either.isLeft(parts)) return yield* fail(parts.left.reason, parts.left.description)
         const { keyId, principal } = yield* verifyFresh(token, parts.right, nowMs)
@@ -303,10 +307,10 @@ export const make = (
         return principal
       }).pipe(
         Effect.tapBoth({
-          onFailure: (e) => Metric.increment(Metric.tagged(verifications, "outcome", e.reason)),
-          onSuccess: () => Metric.increment(Metric.tagged(verifications, "outcome", "ok"))
+          onFailure: (e) => Metric.increment(verificationsBy(e.reason)),
+          onSuccess: () => Metric.increment(verificationsBy("ok"))
         }),
-        Effect.withSpan("warden.jwt.verify")
+        Effect.withSpan("warden.jwt.verify", { captureStackTrace: false })
       )
 
     return { verify, cached: Effect.sync(() => cache?.size ?? 0) }

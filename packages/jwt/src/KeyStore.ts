@@ -17,6 +17,7 @@
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
 import { Unauthenticated } from "@warden/core/AuthError"
+import * as Metrics from "@warden/core/internal/metrics"
 import * as SingleFlight from "@warden/core/internal/singleFlight"
 import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
@@ -86,6 +87,8 @@ const keySetAge = Metric.gauge("warden_jwks_age_seconds", { description: "Age of
 /** The key store's metrics, to read or to export. */
 export const metrics = { fetches, keysAdded, keysRemoved, keySetAge } as const
 
+const fetchesBy = Metrics.taggedBy(fetches, "outcome")
+
 interface Entry {
   readonly id: string
   readonly jwk: JwksSource.PublicJwk
@@ -154,7 +157,7 @@ export const make = (
       const fetched = yield* Effect.either(JwksSource.fetch(options.jwksUrl, options))
       if (Either.isLeft(fetched)) {
         lastFailure = fetched.left
-        yield* Metric.increment(Metric.tagged(fetches, "outcome", fetched.left.reason))
+        yield* Metric.increment(fetchesBy(fetched.left.reason))
         yield* Effect.logWarning(`warden: JWKS fetch failed: ${fetched.left.message}`)
         return yield* fetched.left
       }
@@ -178,7 +181,7 @@ export const make = (
       nextInterval = maxAge === undefined ?
         refreshInterval :
         Duration.clamp(Duration.seconds(maxAge), { minimum: minRefresh, maximum: maxRefresh })
-      yield* Metric.increment(Metric.tagged(fetches, "outcome", "ok"))
+      yield* Metric.increment(fetchesBy("ok"))
       yield* Metric.incrementBy(keysAdded, added.length)
       yield* Metric.incrementBy(keysRemoved, removed.length)
       yield* Metric.set(keySetAge, 0)
@@ -262,7 +265,7 @@ export const make = (
     )
 
     return {
-      find: (header) => find(header).pipe(Effect.withSpan("warden.jwks.find")),
+      find: (header) => find(header).pipe(Effect.withSpan("warden.jwks.find", { captureStackTrace: false })),
       has: (id) =>
         entries.has(id) && fetchedAt !== undefined && clock.unsafeCurrentTimeMillis() - fetchedAt <= maxStaleMs,
       onRemoved: (listener) => {

@@ -14,6 +14,7 @@
  * @since 0.1.0
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
+import * as Metrics from "@warden/core/internal/metrics"
 import * as SingleFlight from "@warden/core/internal/singleFlight"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
@@ -66,6 +67,8 @@ const refreshes = Metric.counter("warden_token_refreshes_total", { description: 
 
 /** Token endpoint requests by outcome (tagged `outcome`), to read or to export. */
 export const metrics = { refreshes } as const
+
+const refreshesBy = Metrics.taggedBy(refreshes, "outcome")
 
 const TokenResponse = Schema.Struct({
   access_token: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(16 * 1024)),
@@ -157,11 +160,14 @@ export const make = (
         return current
       }).pipe(
         Effect.tapBoth({
-          onFailure: (e) => Metric.increment(Metric.tagged(refreshes, "outcome", e.reason)),
-          onSuccess: () => Metric.increment(Metric.tagged(refreshes, "outcome", "ok"))
+          onFailure: (e) => Metric.increment(refreshesBy(e.reason)),
+          onSuccess: () => Metric.increment(refreshesBy("ok"))
         }),
         Effect.provide(context),
-        Effect.withSpan("warden.oauth.client_credentials", { attributes: { "oauth.client_id": options.clientId } })
+        Effect.withSpan("warden.oauth.client_credentials", {
+          attributes: { "oauth.client_id": options.clientId },
+          captureStackTrace: false
+        })
       )
       const flight = SingleFlight.make(fetchToken, scope)
 

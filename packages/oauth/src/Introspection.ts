@@ -16,6 +16,7 @@ import type * as HttpClient from "@effect/platform/HttpClient"
 import * as Authenticator from "@warden/core/Authenticator"
 import { Unauthenticated } from "@warden/core/AuthError"
 import * as Claims from "@warden/core/Claims"
+import * as Metrics from "@warden/core/internal/metrics"
 import * as SingleFlight from "@warden/core/internal/singleFlight"
 import type { Principal } from "@warden/core/Principal"
 import * as Clock from "effect/Clock"
@@ -57,6 +58,8 @@ const introspections = Metric.counter("warden_introspections_total", { descripti
 
 /** Introspections by outcome (tagged `outcome`), to read or to export. */
 export const metrics = { introspections } as const
+
+const introspectionsBy = Metrics.taggedBy(introspections, "outcome")
 
 const hash = (token: string): string => createHash("sha256").update(token).digest("base64url")
 
@@ -172,10 +175,10 @@ export const make = (
         return answer.principal
       }).pipe(
         Effect.tapBoth({
-          onFailure: (e) => Metric.increment(Metric.tagged(introspections, "outcome", e.reason)),
-          onSuccess: () => Metric.increment(Metric.tagged(introspections, "outcome", "ok"))
+          onFailure: (e) => Metric.increment(introspectionsBy(e.reason)),
+          onSuccess: () => Metric.increment(introspectionsBy("ok"))
         }),
-        Effect.withSpan("warden.oauth.introspect")
+        Effect.withSpan("warden.oauth.introspect", { captureStackTrace: false })
       )
 
     return { authenticate: (credentials) => authenticate(Redacted.value(credentials.token)) }

@@ -104,7 +104,7 @@ export const make = (options: Options): Effect.Effect<Session, TokenError, HttpC
         scope: response.scope
       }
       return current
-    }).pipe(Effect.provide(context), Effect.withSpan("warden.oauth.refresh_token"))
+    }).pipe(Effect.provide(context), Effect.withSpan("warden.oauth.refresh_token", { captureStackTrace: false }))
 
     const flight = SingleFlight.make(refresh, scope)
 

@@ -12,6 +12,7 @@ import * as RpcMiddleware from "@effect/rpc/RpcMiddleware"
 import * as AuditLog from "@warden/core/AuditLog"
 import type { Authenticator } from "@warden/core/Authenticator"
 import { Forbidden, Unauthenticated } from "@warden/core/AuthError"
+import * as Metrics from "@warden/core/internal/metrics"
 import * as Policy from "@warden/core/Policy"
 import { CurrentUser } from "@warden/core/Principal"
 import { CurrentScopes } from "@warden/core/Scopes"
@@ -40,6 +41,8 @@ const decisions = Metric.counter("warden_decisions_total", { description: "Autho
 /** Decisions by outcome (tagged `decision`), to read or to export. */
 export const metrics = { decisions } as const
 
+const decisionsBy = Metrics.taggedBy(decisions, "decision")
+
 const undeclared: Policy.Policy<never> = Effect.fail(
   Forbidden.of("no_policy", "a declared policy", "the procedure declares no policy, so it is refused")
 )
@@ -67,7 +70,7 @@ export const layer: Layer.Layer<Authorization, never, Authenticator | AuditLog.A
           "warden.reason": reason,
           "warden.requirement": requirement
         })
-        yield* Metric.increment(Metric.tagged(decisions, "decision", allowed ? "allowed" : "denied"))
+        yield* Metric.increment(decisionsBy(allowed ? "allowed" : "denied"))
         yield* audit.record({
           time: yield* RequestAuth.now,
           tenant,
