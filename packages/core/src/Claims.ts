@@ -90,7 +90,9 @@ export const toPrincipal = (
     }
     scopes = parsed.right
   }
-  const grants = (claim: string | undefined) => claim === undefined ? [] : stringArray(claims[claim] ?? [])
+  // Absent is no grants; present must be an array of strings (null included: malformed, as for `tenants`).
+  const grants = (claim: string | undefined) =>
+    claim === undefined || claims[claim] === undefined ? [] : stringArray(claims[claim])
   const allow = grants(options.permissionsClaim)
   const deny = grants(options.denyClaim)
   if (allow === undefined || deny === undefined) return bad("the token's permission claims are not string arrays")

@@ -55,6 +55,13 @@ describe("Claims.toPrincipal", () => {
     expect(principal.permissions).toEqual({ allow: ["orders:*"], deny: ["orders:delete"] })
   })
 
+  it("refuses a permissions claim that is present but null, as it refuses a null tenants claim", () => {
+    const mapping = { permissionsClaim: "perms" }
+    expect(reasonOf(read({ iss: "i", sub: "a", tid: "acme", perms: null }, mapping))).toBe("claims")
+    expect(reasonOf(read({ iss: "i", sub: "a", tid: "acme", tenants: null }))).toBe("claims")
+    expect(reasonOf(read({ iss: "i", sub: "a", tid: "acme" }, mapping))).toBe("ok")
+  })
+
   it.each([
     [{ tid: 1 }],
     [{ tid: "" }],
