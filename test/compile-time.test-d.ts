@@ -175,3 +175,42 @@ describe("6. every client of a protected procedure says how it authenticates", (
     expectTypeOf<Effect.Effect.Context<typeof client>>().toEqualTypeOf<RpcClient.Protocol | Scope.Scope>()
   })
 })
+
+describe("7. a malformed literal scope, permission or tenant does not compile", () => {
+  it("Policy.scope takes only a scope-token literal", () => {
+    Policy.scope("orders.write")
+    Policy.scope("urn:example:read!")
+    // @ts-expect-error a space separates scope-tokens; one token has none
+    Policy.scope("orders write")
+    // @ts-expect-error the empty string is not a scope-token
+    Policy.scope("")
+    // @ts-expect-error a look-alike letter outside ASCII
+    Policy.scope("\u043erders")
+    // @ts-expect-error quotes and backslashes are outside the grammar
+    Policy.scope("quo\"te")
+    const read: string = "from configuration"
+    // A string that is not a literal is checked when the call runs.
+    Policy.scope(read)
+  })
+
+  it("Permission.catalogue takes only permission literals, and keeps their union", () => {
+    const catalogue = Permission.catalogue("orders:order:create", "x")
+    expectTypeOf<(typeof catalogue.permissions)[number]>().toEqualTypeOf<"orders:order:create" | "x">()
+    // @ts-expect-error a segment has no space
+    Permission.catalogue("orders:order create")
+    // @ts-expect-error no empty segment
+    Permission.catalogue("orders::create")
+    // @ts-expect-error a wildcard is a grant, not a permission
+    Permission.catalogue("orders:*")
+    // @ts-expect-error at most eight segments
+    Permission.catalogue("a:b:c:d:e:f:g:h:i")
+  })
+
+  it("Policy.tenant takes only a tenant id literal", () => {
+    Policy.tenant("acme-2.eu_west")
+    // @ts-expect-error a tenant id starts with a letter or digit
+    Policy.tenant("-acme")
+    // @ts-expect-error no spaces
+    Policy.tenant("ac me")
+  })
+})

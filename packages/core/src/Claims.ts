@@ -3,20 +3,25 @@
  * authenticator (JWT verification, token introspection), so a tenant, a
  * subject or a scope means the same whichever way the token was checked.
  *
- * The tenant claim (default `tid`) must be an exact tenant id string; a
- * `tenants` claim, when present, must be an array of them; `scope` follows the
- * RFC 6749 §3.3 grammar. Anything else is `Unauthenticated` (`claims`).
+ * - The tenant claim (default `tid`) must be an exact tenant id string; a
+ *   `tenants` claim, when present, must be an array of them.
+ * - `scope` follows the RFC 6749 §3.3 grammar.
+ * - Grants come from the `permissions` claim and denies from the `deny` claim
+ *   by default (arrays of strings, either may be absent). A malformed grant
+ *   grants nothing; a malformed deny refuses the whole credential, since
+ *   dropping it would let a broader grant allow what it was meant to refuse.
+ *
+ * Anything else is `Unauthenticated` (`claims`), with a description naming the
+ * claim and what is wrong with it, never its value.
  *
  * @since 0.1.0
  */
 import * as Either from "effect/Either"
-import * as Option from "effect/Option"
-import * as Schema from "effect/Schema"
 import { Unauthenticated } from "./AuthError.js"
-import { Principal } from "./Principal.js"
-import type { AuthMethod } from "./Principal.js"
+import * as Permission from "./Permission.js"
+import * as Principal from "./Principal.js"
 import * as Scopes from "./Scopes.js"
-import { TenantId } from "./Tenant.js"
+import * as Tenant from "./Tenant.js"
 
 /** How claims are read. Every field has a default. */
 export interface Mapping {
@@ -26,9 +31,15 @@ export interface Mapping {
   readonly tenantsClaim?: string
   /** Also read scopes from an array claim such as `scp`. */
   readonly scopeArrayClaim?: string
-  /** Read permission grants from this array claim (and denies from `denyClaim`). */
-  readonly permissionsClaim?: string
-  readonly denyClaim?: string
+  /**
+   * The array claim holding permission grants. Default `permissions`; `null`
+   * reads none.
+   *
+   * @since 0.2.0
+   */
+  readonly permissionsClaim?: string | null
+  /** The array claim holding permission denies. Default `deny`; `null` reads none. */
+  readonly denyClaim?: string | null
   /**
    * Decides whether the claims describe a service rather than a user. Default:
    * no `sub`, or `sub` equal to `client_id` (the client-credentials shape).
@@ -36,25 +47,58 @@ export interface Mapping {
   readonly isService?: (claims: Readonly<Record<string, unknown>>) => boolean
 }
 
-const Registered = Schema.Struct({
-  iss: Schema.optional(Schema.String),
-  sub: Schema.optional(Schema.String),
-  client_id: Schema.optional(Schema.String),
-  jti: Schema.optional(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(256))),
-  exp: Schema.optional(Schema.Number),
-  scope: Schema.optional(Schema.String)
-})
+/**
+ * The claims grants and denies are read from when the mapping names none.
+ *
+ * @since 0.2.0
+ */
+export const defaultPermissionsClaim = "permissions"
 
-const decodeRegistered = Schema.decodeUnknownEither(Registered)
-const decodePrincipal = Schema.decodeUnknownEither(Principal)
-const decodeTenant = Schema.decodeUnknownOption(TenantId)
-
-const stringArray = (value: unknown): ReadonlyArray<string> | undefined =>
-  Array.isArray(value) && value.every((v) => typeof v === "string") ? value : undefined
+/** @since 0.2.0 */
+export const defaultDenyClaim = "deny"
 
 /** The default service test: no `sub`, or `sub` equal to `client_id`. */
 export const defaultIsService = (claims: Readonly<Record<string, unknown>>): boolean =>
   claims["sub"] === undefined || (claims["client_id"] !== undefined && claims["sub"] === claims["client_id"])
+
+/** The JSON type of a value, for error texts. */
+const typeOf = (value: unknown): string =>
+  value === null ? "null" : Array.isArray(value) ? "an array" : `a ${typeof value}`
+
+/** What is wrong with a tenant claim's value, or `undefined`. */
+const tenantProblem = (value: unknown): string | undefined =>
+  value === undefined ?
+    "is missing" :
+    typeof value !== "string" ?
+    `must be a string, not ${typeOf(value)}` :
+    Tenant.problem(value)
+
+const stringArray = (value: unknown): ReadonlyArray<string> | undefined =>
+  Array.isArray(value) && value.every((v) => typeof v === "string") ? value : undefined
+
+type Read<A> = Either.Either<A, Unauthenticated>
+
+const bad = (description: string): Read<never> => Either.left(Unauthenticated.of("claims", description))
+
+/** An optional string claim: absent, or a string. */
+const optionalString = (claims: Readonly<Record<string, unknown>>, name: string): Read<string | undefined> => {
+  const value = claims[name]
+  return value === undefined || typeof value === "string" ?
+    Either.right(value) :
+    bad(`the token's '${name}' claim must be a string, not ${typeOf(value)}`)
+}
+
+/** An array-of-strings claim: absent is empty. */
+const optionalStrings = (
+  claims: Readonly<Record<string, unknown>>,
+  name: string | null
+): Read<ReadonlyArray<string>> => {
+  if (name === null || claims[name] === undefined) return Either.right([])
+  const array = stringArray(claims[name])
+  return array === undefined ?
+    bad(`the token's '${name}' claim must be an array of strings, not ${typeOf(claims[name])}`) :
+    Either.right(array)
+}
 
 /**
  * Reads a principal from claims that were already verified. `issuer` is used
@@ -62,56 +106,96 @@ export const defaultIsService = (claims: Readonly<Record<string, unknown>>): boo
  */
 export const toPrincipal = (
   claims: Readonly<Record<string, unknown>>,
-  options: Mapping & { readonly authenticatedBy: AuthMethod; readonly issuer?: string }
-): Either.Either<Principal, Unauthenticated> => {
-  const bad = (description: string) => Either.left(Unauthenticated.of("claims", description))
-  const base = decodeRegistered(claims)
-  if (Either.isLeft(base)) return bad("the token's iss, sub, client_id, jti, exp or scope claim is malformed")
-  const tenantClaim = options.tenantClaim ?? "tid"
-  const tenantsClaim = options.tenantsClaim ?? "tenants"
-  const tenant = decodeTenant(claims[tenantClaim])
-  if (Option.isNone(tenant)) return bad(`the token has no valid '${tenantClaim}' claim (a tenant id string)`)
-  const listed = claims[tenantsClaim]
-  const tenants = listed === undefined ? [] : stringArray(listed)
-  if (tenants === undefined || !tenants.every((t) => Option.isSome(decodeTenant(t)))) {
-    return bad(`the token's '${tenantsClaim}' claim is not an array of tenant ids`)
+  options: Mapping & { readonly authenticatedBy: Principal.AuthMethod; readonly issuer?: string }
+): Either.Either<Principal.Principal, Unauthenticated> => {
+  const iss = optionalString(claims, "iss")
+  if (Either.isLeft(iss)) return Either.left(iss.left)
+  const sub = optionalString(claims, "sub")
+  if (Either.isLeft(sub)) return Either.left(sub.left)
+  const clientId = optionalString(claims, "client_id")
+  if (Either.isLeft(clientId)) return Either.left(clientId.left)
+  const jti = optionalString(claims, "jti")
+  if (Either.isLeft(jti)) return Either.left(jti.left)
+  if (jti.right !== undefined && (jti.right.length === 0 || jti.right.length > 256)) {
+    return bad("the token's 'jti' claim must be 1 to 256 characters")
   }
+  const exp = claims["exp"]
+  if (exp !== undefined && (typeof exp !== "number" || !Number.isFinite(exp))) {
+    return bad(`the token's 'exp' claim must be a number, not ${typeOf(exp)}`)
+  }
+  const scope = optionalString(claims, "scope")
+  if (Either.isLeft(scope)) return Either.left(scope.left)
+
+  const tenantClaim = options.tenantClaim ?? "tid"
+  const tenant = claims[tenantClaim]
+  const tenantIssue = tenantProblem(tenant)
+  if (tenantIssue !== undefined) return bad(`the token's '${tenantClaim}' claim (its tenant) ${tenantIssue}`)
+  const tenantsClaim = options.tenantsClaim ?? "tenants"
+  const listed = optionalStrings(claims, tenantsClaim)
+  if (Either.isLeft(listed)) return Either.left(listed.left)
+  for (let i = 0; i < listed.right.length; i++) {
+    const issue = Tenant.problem(listed.right[i]!)
+    if (issue !== undefined) return bad(`entry ${i} of the token's '${tenantsClaim}' claim ${issue}`)
+  }
+
   let scopes = Scopes.empty
-  if (base.right.scope !== undefined) {
-    const parsed = Scopes.parse(base.right.scope)
-    if (Either.isLeft(parsed)) return bad(`the token's scope claim is malformed: ${parsed.left.message}`)
+  if (scope.right !== undefined) {
+    const parsed = Scopes.parse(scope.right)
+    if (Either.isLeft(parsed)) return bad(`the token's 'scope' claim is malformed: ${parsed.left.message}`)
     scopes = parsed.right
   }
   if (options.scopeArrayClaim !== undefined && claims[options.scopeArrayClaim] !== undefined) {
-    const array = stringArray(claims[options.scopeArrayClaim])
-    const parsed = array === undefined ? undefined : Scopes.fromTokens([...scopes.tokens, ...array])
-    if (parsed === undefined || Either.isLeft(parsed)) {
-      return bad(`the token's '${options.scopeArrayClaim}' claim is not an array of scope-tokens`)
+    const array = optionalStrings(claims, options.scopeArrayClaim)
+    if (Either.isLeft(array)) return Either.left(array.left)
+    const parsed = Scopes.fromTokens([...scopes.tokens, ...array.right])
+    if (Either.isLeft(parsed)) {
+      return bad(`the token's '${options.scopeArrayClaim}' claim is malformed: ${parsed.left.message}`)
     }
     scopes = parsed.right
   }
-  // Absent is no grants; present must be an array of strings (null included: malformed, as for `tenants`).
-  const grants = (claim: string | undefined) =>
-    claim === undefined || claims[claim] === undefined ? [] : stringArray(claims[claim])
-  const allow = grants(options.permissionsClaim)
-  const deny = grants(options.denyClaim)
-  if (allow === undefined || deny === undefined) return bad("the token's permission claims are not string arrays")
-  const issuer = base.right.iss ?? options.issuer
-  if (issuer === undefined) return bad("the token names no issuer")
-  const subject = base.right.sub ?? base.right.client_id
-  if (subject === undefined) return bad("the token names neither a subject nor a client")
-  const principal = decodePrincipal({
-    kind: (options.isService ?? defaultIsService)(claims) ? "service" : "user",
-    subject,
-    tenant: tenant.value,
-    tenants: [...new Set([tenant.value, ...tenants])],
-    clientId: base.right.client_id ?? null,
-    issuer,
-    tokenId: base.right.jti ?? null,
-    expiresAt: base.right.exp ?? null,
-    authenticatedBy: options.authenticatedBy,
-    scopes: scopes.tokens,
-    permissions: { allow, deny }
-  })
-  return Either.mapLeft(principal, () => Unauthenticated.of("claims", "the token's subject or client id is malformed"))
+
+  const permissionsClaim = options.permissionsClaim === undefined ? defaultPermissionsClaim : options.permissionsClaim
+  const denyClaim = options.denyClaim === undefined ? defaultDenyClaim : options.denyClaim
+  const allow = optionalStrings(claims, permissionsClaim)
+  if (Either.isLeft(allow)) return Either.left(allow.left)
+  const deny = optionalStrings(claims, denyClaim)
+  if (Either.isLeft(deny)) return Either.left(deny.left)
+  const malformedDeny = deny.right.findIndex((rule) => Either.isLeft(Permission.validateGrant(rule)))
+  if (malformedDeny !== -1) {
+    return bad(
+      `entry ${malformedDeny} of the token's '${denyClaim}' claim is not a valid deny rule, so the credential is ` +
+        "refused rather than granted more than its issuer meant"
+    )
+  }
+
+  const issuer = iss.right ?? options.issuer
+  if (issuer === undefined) return bad("the token names no issuer (no 'iss' claim)")
+  const subject = sub.right ?? clientId.right
+  if (subject === undefined) return bad("the token names neither a subject ('sub') nor a client ('client_id')")
+  const subjectIssue = Principal.idProblem(subject)
+  if (subjectIssue !== undefined) {
+    return bad(`the token's '${sub.right === undefined ? "client_id" : "sub"}' claim ${subjectIssue}`)
+  }
+  if (clientId.right !== undefined) {
+    const clientIssue = Principal.idProblem(clientId.right)
+    if (clientIssue !== undefined) return bad(`the token's 'client_id' claim ${clientIssue}`)
+  }
+  const own = tenant as Tenant.TenantId
+  const tenants = listed.right as ReadonlyArray<Tenant.TenantId>
+  // Every field was checked above; building the class without a second Schema pass keeps verification cheap.
+  return Either.right(
+    new Principal.Principal({
+      kind: (options.isService ?? defaultIsService)(claims) ? "service" : "user",
+      subject: subject as Principal.SubjectId,
+      tenant: own,
+      tenants: tenants.length === 0 ? [own] : [...new Set([own, ...tenants])],
+      clientId: (clientId.right ?? null) as Principal.ClientId | null,
+      issuer,
+      tokenId: jti.right ?? null,
+      expiresAt: (exp as number | undefined) ?? null,
+      authenticatedBy: options.authenticatedBy,
+      scopes,
+      permissions: { allow: allow.right, deny: deny.right }
+    }, true)
+  )
 }

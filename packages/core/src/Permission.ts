@@ -18,6 +18,7 @@
 import * as Data from "effect/Data"
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
+import type * as Literal from "./internal/literal.js"
 
 const segmentPattern = /^[A-Za-z0-9_.-]+$/
 
@@ -80,6 +81,16 @@ export const validateGrant = (input: string): Either.Either<string, InvalidPermi
     ) :
     Either.right(input)
 
+/**
+ * `P` when it is a permission (or not a literal: then it is checked at run
+ * time), else a message the compiler shows where the literal is written.
+ *
+ * @since 0.2.0
+ */
+export type CheckPermission<P extends string> = Literal.IsLiteral<P> extends false ? P :
+  Literal.IsPermission<P> extends true ? P :
+  "Warden: a permission is 1 to 8 ':'-separated segments of letters, digits, '_', '.' or '-'"
+
 /** The declared permissions of an application. `P` is their union type. */
 export interface Catalogue<P extends string> {
   readonly permissions: ReadonlyArray<P>
@@ -93,19 +104,21 @@ export interface Catalogue<P extends string> {
 
 /**
  * Declares the permissions of an application. Requiring a permission outside
- * the catalogue (see `Policy.permission`) is a compile error.
- *
- * Throws at declaration if a permission is malformed: the catalogue is code,
- * not input.
+ * the catalogue (see `Policy.permission`) is a compile error, and so is a
+ * malformed literal permission; one that is not a literal throws here with
+ * the same message.
  */
-export const catalogue = <const Ps extends ReadonlyArray<string>>(...permissions: Ps): Catalogue<Ps[number]> => {
-  for (const p of permissions) {
+export const catalogue = <const Ps extends ReadonlyArray<string>>(
+  ...permissions: Ps & { readonly [K in keyof Ps]: CheckPermission<Ps[K]> }
+): Catalogue<Ps[number]> => {
+  const declared: Ps = permissions
+  for (const p of declared) {
     const checked = validate(p)
     if (Either.isLeft(checked)) throw new globalThis.Error(checked.left.message)
   }
-  const set = new Set<string>(permissions)
+  const set = new Set<string>(declared)
   return {
-    permissions,
+    permissions: declared,
     has: (permission: string): permission is Ps[number] => set.has(permission),
     grants: (grants) => ({ allow: grants.allow ?? [], deny: grants.deny ?? [] })
   }
@@ -160,7 +173,7 @@ const node = (): Node => ({
  */
 export interface PermissionSet {
   readonly check: (permission: string) => Check
-  /** Grants and denies that were malformed and grant nothing. */
+  /** Grants and denies that were malformed: such a grant grants nothing, such a deny denies everything. */
   readonly ignored: ReadonlyArray<string>
 }
 
@@ -194,12 +207,27 @@ const insert = (root: Node, grant: string, deny: boolean): boolean => {
   return true
 }
 
-/** Compiles grants once (per request) for checks in time linear in a permission's segments. */
+/**
+ * Compiles grants once (per request) for checks in time linear in a
+ * permission's segments. A malformed allow grants nothing; a malformed deny
+ * denies everything, since what it was meant to refuse cannot be known (an
+ * authenticator refuses such a credential before it gets here).
+ */
 export const compile = (grants: Grants): PermissionSet => {
   const root = node()
   const ignored: Array<string> = []
   for (const grant of grants.allow) if (!insert(root, grant, false)) ignored.push(grant)
-  for (const grant of grants.deny) if (!insert(root, grant, true)) ignored.push(grant)
+  let malformedDeny: string | undefined
+  for (const grant of grants.deny) {
+    if (!insert(root, grant, true)) {
+      ignored.push(grant)
+      malformedDeny ??= grant
+    }
+  }
+  if (malformedDeny !== undefined) {
+    const denied: Check = { _tag: "Denied", rule: malformedDeny }
+    return { check: () => denied, ignored }
+  }
   const check = (permission: string): Check => {
     if (permission.length === 0) return notGranted
     let current: Node | undefined = root

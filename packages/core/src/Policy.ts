@@ -15,6 +15,7 @@ import type { Catalogue } from "./Permission.js"
 import { CurrentUser } from "./Principal.js"
 import type { ClientId } from "./Principal.js"
 import * as Scopes from "./Scopes.js"
+import * as Tenant from "./Tenant.js"
 import { CurrentTenant } from "./Tenant.js"
 
 /** A policy allowed the request; `grant` says which grant matched. */
@@ -51,8 +52,18 @@ export const decide = <R>(policy: Policy<R>): Effect.Effect<Decision, never, R> 
 /** Allows every authenticated request. */
 export const authenticated: Policy<never> = Effect.succeed(new Allowed({ grant: "authenticated" }))
 
-/** Requires a scope (exact match, RFC 6749 §3.3). Throws at construction if `scope` is not a scope-token. */
-export const scope = (required: string): Policy<Scopes.CurrentScopes> => {
+/**
+ * Requires a scope (exact match, RFC 6749 §3.3). A literal that is not a
+ * scope-token does not compile; any other string that is not one throws here,
+ * at the call, naming what is wrong.
+ *
+ * @example
+ * ```ts
+ * Policy.scope("orders.write")
+ * // Policy.scope("orders write") does not compile: a scope-token has no space
+ * ```
+ */
+export const scope = <const S extends string>(required: Scopes.CheckToken<S>): Policy<Scopes.CurrentScopes> => {
   const checked = Scopes.fromTokens([required])
   if (Either.isLeft(checked)) throw new globalThis.Error(`Policy.scope: ${checked.left.message}`)
   const granted = Effect.succeed(new Allowed({ grant: `scope ${required}` }))
@@ -104,12 +115,19 @@ export const permission = <P extends string>(
   })
 }
 
-/** Requires the request's tenant to be `tenant`. */
-export const tenant = (required: string): Policy<CurrentTenant> =>
-  Effect.flatMap(CurrentTenant, (current) =>
-    current === required ?
+/**
+ * Requires the request's tenant to be `tenant`. A literal that is not a tenant
+ * id does not compile; any other string that is not one throws here.
+ */
+export const tenant = <const S extends string>(required: Tenant.Check<S>): Policy<CurrentTenant> => {
+  const wanted: string = required
+  const issue = Tenant.problem(wanted)
+  if (issue !== undefined) throw new globalThis.Error(`Policy.tenant: the tenant id ${issue}`)
+  return Effect.flatMap(CurrentTenant, (current) =>
+    current === wanted ?
       Effect.succeed(new Allowed({ grant: `tenant ${required}` })) :
       Effect.fail(Forbidden.of("tenant_mismatch", `tenant ${required}`, "the request is for another tenant")))
+}
 
 /**
  * Requires a service principal; with `clientIds`, one of those clients

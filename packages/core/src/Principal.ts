@@ -12,6 +12,21 @@ import { TenantId } from "./Tenant.js"
 
 const printable = /^[^\x00-\x1F\x7F]+$/
 
+/**
+ * What is wrong with a would-be subject or client id, as the end of a
+ * sentence, or `undefined` when it is one.
+ *
+ * @since 0.2.0
+ */
+export const idProblem = (value: string): string | undefined =>
+  value.length === 0 ?
+    "is empty" :
+    value.length > 255 ?
+    "is longer than 255 characters" :
+    !printable.test(value) ?
+    "contains a control character" :
+    undefined
+
 /** A subject id (`sub`): 1 to 255 characters, no control characters. */
 export const SubjectId = Schema.String.pipe(
   Schema.minLength(1),

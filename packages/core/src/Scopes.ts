@@ -20,6 +20,7 @@ import * as Equal from "effect/Equal"
 import * as Hash from "effect/Hash"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
+import type * as Literal from "./internal/literal.js"
 import type { PermissionSet } from "./Permission.js"
 
 const scopeTokenPattern = /^[\x21\x23-\x5B\x5D-\x7E]+$/
@@ -34,6 +35,16 @@ export const ScopeToken = Schema.String.pipe(
 
 /** @since 0.1.0 */
 export type ScopeToken = typeof ScopeToken.Type
+
+/**
+ * `S` when it is a scope-token (or not a literal: then it is checked at run
+ * time), else a message the compiler shows where the literal is written.
+ *
+ * @since 0.2.0
+ */
+export type CheckToken<S extends string> = Literal.IsLiteral<S> extends false ? S :
+  Literal.IsScopeToken<S> extends true ? S :
+  "Warden: a scope-token is one or more printable ASCII characters other than space, '\"' and '\\' (RFC 6749 §3.3)"
 
 /** A scope string that is not in the RFC 6749 §3.3 grammar. */
 export class InvalidScope extends Data.TaggedError("InvalidScope")<{

@@ -55,6 +55,43 @@ describe("Claims.toPrincipal", () => {
     expect(principal.permissions).toEqual({ allow: ["orders:*"], deny: ["orders:delete"] })
   })
 
+  it("reads grants from 'permissions' and denies from 'deny' when nothing is configured", () => {
+    const principal = Either.getOrThrow(
+      read({ iss: "i", sub: "a", tid: "acme", permissions: ["orders:*"], deny: ["orders:delete"] })
+    )
+    expect(principal.permissions).toEqual({ allow: ["orders:*"], deny: ["orders:delete"] })
+    const off = read({ iss: "i", sub: "a", tid: "acme", permissions: ["orders:*"] }, { permissionsClaim: null })
+    expect(Either.getOrThrow(off).permissions).toEqual({ allow: [], deny: [] })
+  })
+
+  it("refuses a credential whose deny list holds a malformed rule; a malformed grant is kept and grants nothing", () => {
+    const denied = read({ iss: "i", sub: "a", tid: "acme", permissions: ["orders:*"], deny: ["orders:ok", "orders*"] })
+    expect(Either.isLeft(denied) && denied.left).toMatchObject({ reason: "claims" })
+    expect(Either.isLeft(denied) && denied.left.description).toContain("entry 1 of the token's 'deny' claim")
+    expect(Either.isLeft(denied) && denied.left.description).not.toContain("orders*")
+    const granted = Either.getOrThrow(read({ iss: "i", sub: "a", tid: "acme", permissions: ["orders*", "a:b"] }))
+    expect(granted.permissions.allow).toEqual(["orders*", "a:b"])
+  })
+
+  it.each([
+    [{ tid: undefined }, "the token's 'tid' claim (its tenant) is missing"],
+    [{ tid: 7 }, "the token's 'tid' claim (its tenant) must be a string, not a number"],
+    [{ tid: "" }, "the token's 'tid' claim (its tenant) is empty"],
+    [{ tid: "x".repeat(129) }, "is longer than 128 characters"],
+    [{ tid: "-acme" }, "must be letters, digits, '.', '_' or '-', starting with a letter or digit"],
+    [{ tenants: ["ok", "a b"] }, "entry 1 of the token's 'tenants' claim must be letters"],
+    [{ tenants: "acme" }, "the token's 'tenants' claim must be an array of strings, not a string"],
+    [{ exp: "10" }, "the token's 'exp' claim must be a number, not a string"],
+    [{ sub: 1 }, "the token's 'sub' claim must be a string, not a number"],
+    [{ client_id: null }, "the token's 'client_id' claim must be a string, not null"],
+    [{ scope: ["a"] }, "the token's 'scope' claim must be a string, not an array"],
+    [{ sub: "a\u0000b" }, "the token's 'sub' claim contains a control character"],
+    [{ permissions: [1] }, "the token's 'permissions' claim must be an array of strings, not an array"]
+  ])("names what is wrong with %j", (override, text) => {
+    const result = read({ iss: "i", sub: "a", tid: "acme", ...override })
+    expect(Either.isLeft(result) && result.left.description).toContain(text)
+  })
+
   it("refuses a permissions claim that is present but null, as it refuses a null tenants claim", () => {
     const mapping = { permissionsClaim: "perms" }
     expect(reasonOf(read({ iss: "i", sub: "a", tid: "acme", perms: null }, mapping))).toBe("claims")

@@ -15,3 +15,13 @@ describe("Permission.compile: a wildcard never grants what is not a permission",
     }
   })
 })
+
+describe("Permission.compile: a malformed deny fails closed", () => {
+  it.each([["orders*"], ["a:*:b"], [""], ["a b"]])("a deny %j denies every permission, whatever is granted", (rule) => {
+    const set = Permission.compile({ allow: ["*", "orders:read"], deny: ["billing:*", rule] })
+    for (const permission of ["orders:read", "billing:invoice", "x"]) {
+      expect(set.check(permission)).toEqual({ _tag: "Denied", rule })
+    }
+    expect(set.ignored).toEqual([rule])
+  })
+})

@@ -120,7 +120,8 @@ describe("Policy.scope", () => {
   })
 
   it("names the offending character when it throws", () => {
-    expect(() => Policy.scope("bad scope")).toThrow("Policy.scope: a space in scope-token 0 is not allowed in a scope")
+    const read: string = "bad scope"
+    expect(() => Policy.scope(read)).toThrow("Policy.scope: a space in scope-token 0 is not allowed in a scope")
   })
 
   it.effect.prop(
@@ -207,6 +208,10 @@ describe("Policy.permission", () => {
 })
 
 describe("Policy.tenant", () => {
+  it.each(["", "-acme", "ac me", "x".repeat(129)])("throws at the call on a tenant id %j that is not one", (bad) => {
+    expect(() => Policy.tenant(bad)).toThrow(/^Policy\.tenant: the tenant id /)
+  })
+
   it.effect("allows the request's own tenant", () =>
     Effect.gen(function*() {
       expect((yield* Policy.tenant("acme")).grant).toBe("tenant acme")

@@ -201,7 +201,9 @@ export const catalogue: Arb<Permission.Catalogue<string>> = permissions.map((ps)
 /**
  * Grants and denies: exact permissions, wildcards and `*`, drawn from `from`
  * (a catalogue's permissions) when given; with `malformed`, some malformed
- * grants among them (they grant nothing).
+ * grants among the allows (they grant nothing). Denies are always well
+ * formed: a credential with a malformed deny is refused outright, which
+ * `malformedGrant` in a deny list tests on its own.
  */
 export const grants = (
   options: { readonly from?: ReadonlyArray<string>; readonly malformed?: boolean } = {}
@@ -214,7 +216,7 @@ export const grants = (
     valid
   return FastCheck.record({
     allow: FastCheck.array(one, { maxLength: 6 }),
-    deny: FastCheck.array(one, { maxLength: 3 })
+    deny: FastCheck.array(valid, { maxLength: 3 })
   })
 }
 

@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import type * as Claims from "@warden/core/Claims"
+import * as Claims from "@warden/core/Claims"
 import type * as Principal from "@warden/core/Principal"
 import * as Scopes from "@warden/core/Scopes"
 
@@ -15,12 +15,16 @@ export interface ClaimSet {
   readonly [claim: string]: unknown
 }
 
-/** The claim that carries permission grants, and the one that carries denies. */
-export const permissionsClaim = "permissions"
-export const denyClaim = "denied_permissions"
+/** The claim that carries permission grants, and the one that carries denies: Warden's defaults. */
+export const permissionsClaim = Claims.defaultPermissionsClaim
+export const denyClaim = Claims.defaultDenyClaim
 
-/** How the kit's verifier reads claims: Warden's defaults, plus the two permission claims. */
-export const mapping: Claims.Mapping = { permissionsClaim, denyClaim }
+/**
+ * How the kit's verifier reads claims: Warden's defaults, nothing configured,
+ * so what passes under the kit passes under a verifier configured as in
+ * production.
+ */
+export const mapping: Claims.Mapping = {}
 
 /**
  * The claims of a token for `principal`. A service's `sub` and `client_id`

@@ -293,7 +293,7 @@ export interface VerifierOptions {
 /**
  * A `JwtVerifier` for the provider's tokens, with its `KeyStore` (fetching the
  * provider's JWKS over loopback HTTP, with its own undici client) and
- * `RevocationStore`, reading claims by `ClaimSet.mapping`. A misconfiguration
+ * `RevocationStore`, reading claims by Warden's defaults. A misconfiguration
  * is a defect: this is test code.
  */
 export const layerVerifier = (
@@ -306,7 +306,6 @@ export const layerVerifier = (
   Layer.unwrapEffect(
     Effect.map(TestIdentityProvider, (provider) =>
       JwtVerifier.layer({
-        ...ClaimSet.mapping,
         ...options.verifier,
         issuers: [provider.issuer],
         audience: provider.audience
