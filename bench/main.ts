@@ -333,7 +333,7 @@ request, span annotations, a metric and an audit record into a counting sink) an
 cached ES256 token. The same \`authorization\` header is sent on both. The "table Authenticator" row swaps the
 verifier for \`Authenticator.layerTest\` (a map lookup) to separate the middlewares from the verifier's cache hit.
 Over HTTP: \`RpcServer.layerProtocolHttp\` with ndjson on a Node server bound to 127.0.0.1, \`FetchHttpClient\`,
-keep-alive; Warden's server adds \`Authentication.transportHeaders\`.
+keep-alive.
 
 ${
   table(

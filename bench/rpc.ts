@@ -16,7 +16,7 @@ import * as RpcServer from "@effect/rpc/RpcServer"
 import * as RpcTest from "@effect/rpc/RpcTest"
 import { AuditLog, Authenticator, Permission, Policy, Principal } from "@warden/core"
 import { JwtVerifier } from "@warden/jwt"
-import { Authentication, Outbound, Protected } from "@warden/rpc"
+import { Outbound, Protected } from "@warden/rpc"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -178,7 +178,7 @@ export const run = async (rounds: number, log: (line: string) => void): Promise<
     Layer.provide(RpcSerialization.layerNdjson),
     Layer.provideMerge(listen)
   )
-  const wardenServerLayer = HttpRouter.Default.serve(Authentication.transportHeaders).pipe(
+  const wardenServerLayer = HttpRouter.Default.serve().pipe(
     Layer.provide(RpcServer.layer(Api)),
     Layer.provide(RpcServer.layerProtocolHttp({ path: "/rpc" })),
     Layer.provide(wardenDeps),

@@ -47,7 +47,7 @@ const program = Effect.gen(function*() {
   ].filter(([, e]) => e.tenant === "acme").sort(([, a], [, b]) => a.time.localeCompare(b.time))
   for (const [service, e] of acme.slice(0, 12)) {
     yield* Console.log(
-      `   ${e.time}  ${service.padEnd(9)} ${e.subject.padEnd(6)} ${e.procedure.padEnd(20)} ${
+      `   ${e.time}  ${service.padEnd(9)} ${(e.subject ?? "-").padEnd(6)} ${e.procedure.padEnd(20)} ${
         e.decision.padEnd(7)
       } ${e.reason}  trace=${e.traceId?.slice(0, 8) ?? "-"}`
     )

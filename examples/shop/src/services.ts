@@ -13,7 +13,7 @@ import type * as RpcGroup from "@effect/rpc/RpcGroup"
 import * as RpcSerialization from "@effect/rpc/RpcSerialization"
 import * as RpcServer from "@effect/rpc/RpcServer"
 import { JwtVerifier, KeyStore, RevocationStore } from "@warden/jwt"
-import { AuditFile, Authentication, Protected } from "@warden/rpc"
+import { AuditFile, Protected } from "@warden/rpc"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
@@ -51,7 +51,7 @@ export const serve = <Rpcs extends Rpc.Any>(options: {
   readonly auditPath: string
 }): Effect.Effect<string, unknown, Scope.Scope> =>
   Effect.gen(function*() {
-    const server = HttpRouter.Default.serve(Authentication.transportHeaders).pipe(
+    const server = HttpRouter.Default.serve().pipe(
       Layer.provide(RpcServer.layer(options.group, { spanAttributes: { [serviceAttribute]: options.name } })),
       Layer.provide(RpcServer.layerProtocolHttp({ path: "/rpc" })),
       Layer.provide(options.handlers),

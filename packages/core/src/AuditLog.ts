@@ -10,12 +10,14 @@ import * as Layer from "effect/Layer"
 import * as Ref from "effect/Ref"
 import type { TenantId } from "./Tenant.js"
 
-/** One authorization decision. Never carries a token. */
+/** One authorization decision. Never carries a token, nor a claim that was not verified. */
 export interface AuditEvent {
   /** ISO-8601 time of the decision. */
   readonly time: string
-  readonly tenant: TenantId
-  readonly subject: string
+  /** The tenant the request acts for; `null` when the caller was not authenticated. */
+  readonly tenant: TenantId | null
+  /** The verified subject; `null` when the caller was not authenticated. */
+  readonly subject: string | null
   readonly clientId: string | null
   /** The procedure (RPC tag) decided on. */
   readonly procedure: string
@@ -37,8 +39,8 @@ export const layerLogger: Layer.Layer<AuditLog> = Layer.succeed(AuditLog, {
   record: (event) =>
     Effect.logInfo(`warden.audit ${event.decision} ${event.procedure}`).pipe(
       Effect.annotateLogs({
-        "warden.audit.tenant": event.tenant,
-        "warden.audit.subject": event.subject,
+        "warden.audit.tenant": event.tenant ?? "",
+        "warden.audit.subject": event.subject ?? "",
         "warden.audit.procedure": event.procedure,
         "warden.audit.decision": event.decision,
         "warden.audit.reason": event.reason,

@@ -5,9 +5,6 @@
  *
  * @since 0.1.0
  */
-import * as Headers from "@effect/platform/Headers"
-import * as HttpApp from "@effect/platform/HttpApp"
-import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as RpcMiddleware from "@effect/rpc/RpcMiddleware"
 import * as RpcSchema from "@effect/rpc/RpcSchema"
 import type { AuditLog } from "@warden/core/AuditLog"
@@ -19,7 +16,6 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Bearer from "./internal/bearer.js"
 import { CallerCredentials } from "./internal/callerCredentials.js"
 import * as RequestAuth from "./internal/requestAuth.js"
 
@@ -28,6 +24,12 @@ import * as RequestAuth from "./internal/requestAuth.js"
  * `Unauthenticated`: no code when no credentials were sent,
  * `invalid_request` for a malformed or conflicting header, `invalid_token`
  * when the token does not verify.
+ *
+ * Over HTTP, the request's own `authorization` header is read from the HTTP
+ * request object and compared with the per-RPC one (which the RPC server
+ * merges over it): two different tokens are `conflicting_credentials`. No
+ * HTTP middleware is needed for that, and no header a client sends can stand
+ * in for the transport's.
  *
  * Every Warden client of a procedure that carries it must say how it
  * authenticates (`requiredForClient`): see `Outbound`.
@@ -59,10 +61,10 @@ export const layer: Layer.Layer<Authentication, never, Authenticator | AuditLog>
   Effect.map(
     RequestAuth.RequestAuth,
     (auth) => (options) =>
-      Effect.flatMap(auth.authenticate(options), ({ credentials, principal }) => {
+      Effect.flatMap(auth.authenticate(options), ({ credentials, principal, tenant }) => {
         const next = options.next.pipe(
           Effect.provideService(CurrentUser, principal),
-          Effect.provideService(CallerCredentials, { credentials, expiresAt: principal.expiresAt })
+          Effect.provideService(CallerCredentials, { credentials, expiresAt: principal.expiresAt, tenant })
         )
         const guarded = RpcSchema.isStreamSchema(options.rpc.successSchema) && principal.expiresAt !== null &&
           !Context.getOrElse(options.rpc.annotations, TrustForStreamLifetime, () => false)
@@ -76,21 +78,3 @@ export const layer: Layer.Layer<Authentication, never, Authenticator | AuditLog>
       })
   )
 ).pipe(Layer.provide(RequestAuth.layer))
-
-/**
- * An HTTP middleware for the RPC server's HTTP protocol that keeps the
- * transport `authorization` header apart from per-RPC headers, so that a
- * request carrying two different tokens (one per-RPC, one on the HTTP request)
- * is refused with `invalid_request` instead of one silently winning.
- *
- * ```ts
- * HttpRouter.Default.serve(Authentication.transportHeaders)
- * ```
- */
-export const transportHeaders = <E, R>(app: HttpApp.Default<E, R>): HttpApp.Default<E, R> =>
-  Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
-    const value = request.headers["authorization"]
-    if (value === undefined) return app
-    const headers = Headers.set(Headers.remove(request.headers, "authorization"), Bearer.transportHeader, value)
-    return Effect.provideService(app, HttpServerRequest.HttpServerRequest, request.modify({ headers }))
-  })

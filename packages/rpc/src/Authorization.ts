@@ -12,7 +12,6 @@ import * as RpcMiddleware from "@effect/rpc/RpcMiddleware"
 import * as AuditLog from "@warden/core/AuditLog"
 import type { Authenticator } from "@warden/core/Authenticator"
 import { Forbidden, Unauthenticated } from "@warden/core/AuthError"
-import * as Metrics from "@warden/core/internal/metrics"
 import * as Policy from "@warden/core/Policy"
 import { CurrentUser } from "@warden/core/Principal"
 import { CurrentScopes } from "@warden/core/Scopes"
@@ -36,12 +35,12 @@ export class Authorization extends RpcMiddleware.Tag<Authorization>()("@warden/r
   failure: Schema.Union(Unauthenticated, Forbidden)
 }) {}
 
-const decisions = Metric.counter("warden_decisions_total", { description: "Authorization decisions, by outcome" })
-
-/** Decisions by outcome (tagged `decision`), to read or to export. */
-export const metrics = { decisions } as const
-
-const decisionsBy = Metrics.taggedBy(decisions, "decision")
+/**
+ * Decisions by outcome (`warden_decisions_total`, tagged `decision`) and
+ * refusals by reason (`warden_refusals_total`, tagged `reason`, refusals of
+ * unauthenticated callers included), to read or to export.
+ */
+export const metrics = RequestAuth.metrics
 
 const undeclared: Policy.Policy<never> = Effect.fail(
   Forbidden.of("no_policy", "a declared policy", "the procedure declares no policy, so it is refused")
@@ -70,7 +69,8 @@ export const layer: Layer.Layer<Authorization, never, Authenticator | AuditLog.A
           "warden.reason": reason,
           "warden.requirement": requirement
         })
-        yield* Metric.increment(decisionsBy(allowed ? "allowed" : "denied"))
+        yield* Metric.increment(RequestAuth.decisionsBy(allowed ? "allowed" : "denied"))
+        if (!allowed) yield* Metric.increment(RequestAuth.refusalsBy(decision.reason))
         yield* audit.record({
           time: yield* RequestAuth.now,
           tenant,

@@ -32,7 +32,8 @@ describe("AuditFile", () => {
       const lines = readFileSync(path, "utf8").trimEnd().split("\n").map((line) => JSON.parse(line))
       expect(lines).toHaveLength(201)
       expect(lines[0]).toEqual({ earlier: true })
-      const bySubject = (a: { subject: string }, b: { subject: string }) => a.subject.localeCompare(b.subject)
+      const bySubject = (a: { subject: string | null }, b: { subject: string | null }) =>
+        (a.subject ?? "").localeCompare(b.subject ?? "")
       expect(lines.slice(1).sort(bySubject)).toEqual(Array.from({ length: 200 }, (_, i) => event(i)).sort(bySubject))
     }))
 })

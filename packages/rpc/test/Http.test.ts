@@ -9,7 +9,7 @@ import * as RpcSerialization from "@effect/rpc/RpcSerialization"
 import * as RpcServer from "@effect/rpc/RpcServer"
 import { describe, expect, it } from "@effect/vitest"
 import { AuditLog, AuthError, Forbidden, Unauthenticated } from "@warden/core"
-import { Authentication, Outbound } from "@warden/rpc"
+import { Outbound } from "@warden/rpc"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
@@ -22,7 +22,7 @@ const serializations = [
 ] as const
 
 const serverOver = (serialization: Layer.Layer<RpcSerialization.RpcSerialization>) =>
-  HttpRouter.Default.serve(Authentication.transportHeaders).pipe(
+  HttpRouter.Default.serve().pipe(
     Layer.provide(RpcServer.layer(Api)),
     Layer.provide(RpcServer.layerProtocolHttp({ path: "/rpc" })),
     Layer.provideMerge(ServerDeps),
@@ -128,6 +128,25 @@ for (const [name, serialization] of serializations) {
           reason: "conflicting_credentials"
         })
         expect(AuthError.httpStatus(error as Unauthenticated)).toBe(400)
+        expect(yield* Ref.get(yield* AuthCount)).toBe(0)
+      }).pipe(Effect.provide(serverOver(serialization))))
+
+    it.scoped("no per-RPC header a client sends can stand in for the HTTP request's own token", () =>
+      Effect.gen(function*() {
+        // bob's token on the HTTP request; alice's per-RPC, twice over: as authorization, and under the name a
+        // transport middleware once used for the HTTP request's header.
+        const rpc = yield* client(serialization, bearer("bob"))
+        const error = failureOf(
+          yield* Effect.exit(
+            rpc.Reserve({ tenant: "acme", sku: "a", quantity: 1 }).pipe(
+              RpcClient.withHeaders({
+                authorization: bearer("alice"),
+                "x-warden-transport-authorization": bearer("alice")
+              })
+            )
+          )
+        )
+        expect(error).toMatchObject({ _tag: "Unauthenticated", reason: "conflicting_credentials" })
         expect(yield* Ref.get(yield* AuthCount)).toBe(0)
       }).pipe(Effect.provide(serverOver(serialization))))
 

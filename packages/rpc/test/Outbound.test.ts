@@ -126,7 +126,7 @@ const OrdersHandlers = (inventoryUrl: string) =>
   )
 
 /** Inventory over real HTTP on loopback. */
-const InventoryServer = HttpRouter.Default.serve(Authentication.transportHeaders).pipe(
+const InventoryServer = HttpRouter.Default.serve().pipe(
   Layer.provide(RpcServer.layer(Inventory)),
   Layer.provide(RpcServer.layerProtocolHttp({ path: "/rpc" })),
   Layer.provide(InventoryHandlers),
@@ -281,4 +281,50 @@ describe("over HTTP, with a plain RpcClient", () => {
       const exit = yield* Fiber.join(fiber)
       expect(exit).toMatchObject(Exit.fail({ _tag: "Unauthenticated", reason: "expired" }))
     }))
+})
+
+describe("Outbound.token: a plain client calling with a token it holds", () => {
+  const jwtShaped = (claims: object) =>
+    `${Buffer.from("{\"alg\":\"ES256\"}").toString("base64url")}.${
+      Buffer.from(JSON.stringify(claims)).toString("base64url")
+    }.c2ln`
+  const client = (credentials: Outbound.Credentials) =>
+    Effect.gen(function*() {
+      const server = yield* Layer.build(InventoryServer)
+      const url = yield* HttpServer.addressFormattedWith((address) => Effect.succeed(`${address}/rpc`)).pipe(
+        Effect.provide(server)
+      )
+      return yield* Outbound.make(Inventory, { name: "cli", credentials }).pipe(
+        Effect.provide(
+          RpcClient.layerProtocolHttp({ url }).pipe(
+            Layer.provide(RpcSerialization.layerNdjson),
+            Layer.provide(FetchHttpClient.layer)
+          )
+        )
+      )
+    })
+
+  it.scoped("sends the token as the bearer credential, outside any request", () =>
+    Effect.gen(function*() {
+      const inventory = yield* client(Outbound.token(Redacted.make(tokenOf("alice"))))
+      expect(yield* inventory.Reserve({ sku: "anvil" })).toEqual({ subject: "alice", tenant: "acme" })
+    }))
+
+  it.scoped("reads a JWT's exp (unverified) and fails fast when it expires within the margin", () =>
+    Effect.gen(function*() {
+      // The clock is at 0: exp 3 is inside the default 5-second margin, exp 60 is not.
+      const soon = yield* client(Outbound.token(jwtShaped({ exp: 3 })))
+      const error = yield* Effect.flip(soon.Reserve({ sku: "anvil" }))
+      expect(error).toMatchObject({ _tag: "Unauthenticated", reason: "expired" })
+      expect(error.message).toContain("the token expires within 5s, too soon to send")
+      const later = yield* client(Outbound.token(jwtShaped({ exp: 60 }), { margin: "1 second" }))
+      // Not in the server's table: refused there, which shows it was sent.
+      expect(yield* Effect.flip(later.Reserve({ sku: "anvil" }))).toMatchObject({ reason: "inactive" })
+    }))
+
+  it("a token that is not a JWT, or a JWT without a numeric exp, has no known expiry", () => {
+    expect(Outbound.token("opaque-token")).toMatchObject({ _tag: "Token", expiresAt: null })
+    expect(Outbound.token(jwtShaped({ exp: "soon" }))).toMatchObject({ expiresAt: null })
+    expect(Outbound.token(jwtShaped({ exp: 1700000000 }))).toMatchObject({ expiresAt: 1700000000 })
+  })
 })

@@ -104,8 +104,7 @@ export const inMemory = <Rpcs extends Rpc.Any>(
 
 /**
  * A client of `group` served over HTTP: a real server on 127.0.0.1 (a free
- * port, the transport `authorization` header kept apart by
- * `Authentication.transportHeaders`), and a fetch-based client, both in the
+ * port), and a fetch-based client, both in the
  * current scope. Serialization defaults to NDJSON.
  */
 export const overHttp = <Rpcs extends Rpc.Any>(
@@ -120,7 +119,7 @@ export const overHttp = <Rpcs extends Rpc.Any>(
     const serialization = options.serialization ?? RpcSerialization.layerNdjson
     const app = yield* RpcServer.toHttpApp(group).pipe(Effect.provide(serialization))
     const server = yield* NodeHttpServer.make(() => createServer(), { port: 0, host: "127.0.0.1" }).pipe(Effect.orDie)
-    yield* server.serve(Authentication.transportHeaders(app))
+    yield* server.serve(app)
     const port = server.address._tag === "TcpAddress" ? server.address.port : 0
     return yield* RpcClient.make(group).pipe(
       Effect.provide(Outbound.layerManual),

@@ -3,9 +3,6 @@ import { Unauthenticated } from "@warden/core/AuthError"
 import * as Either from "effect/Either"
 import * as Redacted from "effect/Redacted"
 
-/** The header a Warden HTTP transport middleware moves the transport `authorization` header to. */
-export const transportHeader = "x-warden-transport-authorization"
-
 /** Longest authorization header accepted; longer is refused before any parsing. */
 export const maxHeaderLength = 16 * 1024
 
@@ -32,17 +29,20 @@ export const parse = (value: string): Either.Either<Credentials, Unauthenticated
 }
 
 /**
- * Reads the credentials of a request from its merged headers: the per-RPC
- * `authorization` header and, when the transport middleware is in place, the
- * transport's. Both present and different is `conflicting_credentials`;
- * neither is `missing_credentials`.
+ * Reads the credentials of a request. `headers` are what the RPC server hands
+ * a middleware: the transport's headers merged with the per-RPC headers, the
+ * per-RPC ones last, so a per-RPC `authorization` header silently replaces
+ * the transport's there. `transport` is the `authorization` header of the
+ * HTTP request itself, read from the request object, which no client can
+ * set through a per-RPC header. Both present and different is
+ * `conflicting_credentials`; neither is `missing_credentials`.
  */
 export const fromHeaders = (
-  headers: Readonly<Record<string, string | undefined>>
+  headers: Readonly<Record<string, string | undefined>>,
+  transport?: string | undefined
 ): Either.Either<Credentials, Unauthenticated> => {
-  const perRpc = headers["authorization"]
-  const transport = headers[transportHeader]
-  if (perRpc !== undefined && transport !== undefined && perRpc !== transport) {
+  const value = headers["authorization"]
+  if (transport !== undefined && value !== transport) {
     return Either.left(
       Unauthenticated.of(
         "conflicting_credentials",
@@ -50,7 +50,6 @@ export const fromHeaders = (
       )
     )
   }
-  const value = perRpc ?? transport
   if (value === undefined) {
     return Either.left(Unauthenticated.of("missing_credentials", "the request carries no credentials"))
   }

@@ -1,5 +1,8 @@
 import type { Credentials } from "@warden/core/Authenticator"
+import type { Forbidden } from "@warden/core/AuthError"
+import type { TenantId } from "@warden/core/Tenant"
 import * as Context from "effect/Context"
+import type * as Either from "effect/Either"
 
 /**
  * The credentials the current request was authenticated by, so an internal
@@ -11,4 +14,10 @@ export class CallerCredentials extends Context.Tag("@warden/rpc/internal/CallerC
   readonly credentials: Credentials
   /** When the token expires, in epoch seconds, if known. */
   readonly expiresAt: number | null
+  /**
+   * The tenant the request acts for (its own, or the signed one `x-tenant`
+   * selected), which every outbound call carries on; or why the selection
+   * was refused, so a call fails before it is sent.
+   */
+  readonly tenant: Either.Either<TenantId, Forbidden>
 }>() {}

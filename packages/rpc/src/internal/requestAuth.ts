@@ -1,7 +1,9 @@
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as AuditLog from "@warden/core/AuditLog"
 import { Authenticator } from "@warden/core/Authenticator"
 import type { Credentials } from "@warden/core/Authenticator"
 import { Forbidden, Unauthenticated } from "@warden/core/AuthError"
+import * as Metrics from "@warden/core/internal/metrics"
 import * as Permission from "@warden/core/Permission"
 import type { Principal } from "@warden/core/Principal"
 import type { Grants } from "@warden/core/Scopes"
@@ -13,6 +15,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import type * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Bearer from "./bearer.js"
 
@@ -23,10 +26,12 @@ export interface Resolved {
   readonly grants: Grants
 }
 
-/** A principal and the credentials that authenticated it. */
+/** A principal, the credentials that authenticated it, and the tenant the request selected. */
 export interface Authenticated {
   readonly principal: Principal
   readonly credentials: Credentials
+  /** The tenant the request acts for, or why the `x-tenant` header was refused. */
+  readonly tenant: Either.Either<Tenant.TenantId, Forbidden>
 }
 
 /** The header a multi-tenant credential may use to select one of its signed tenants. */
@@ -77,6 +82,23 @@ const memoised = <A, E>(
     return Effect.onExit(effect, (exit) => Effect.sync(() => memo.set(key, exit)))
   })
 
+const decisions = Metric.counter("warden_decisions_total", { description: "Authorization decisions, by outcome" })
+const refusals = Metric.counter("warden_refusals_total", {
+  description: "Refused requests, by reason, unauthenticated callers included"
+})
+
+/** Decisions by outcome (tagged `decision`) and refusals by reason (tagged `reason`). */
+export const metrics = { decisions, refusals } as const
+
+export const decisionsBy = Metrics.taggedBy(decisions, "decision")
+export const refusalsBy = Metrics.taggedBy(refusals, "reason")
+
+/** The HTTP request's own `authorization` header, when the RPC arrived over HTTP. */
+const transportAuthorization: Effect.Effect<string | undefined> = Effect.map(
+  Effect.serviceOption(HttpServerRequest.HttpServerRequest),
+  (request) => Option.isSome(request) ? request.value.headers["authorization"] : undefined
+)
+
 export const layer: Layer.Layer<RequestAuth, never, Authenticator | AuditLog.AuditLog> = Layer.effect(
   RequestAuth,
   Effect.gen(function*() {
@@ -85,21 +107,49 @@ export const layer: Layer.Layer<RequestAuth, never, Authenticator | AuditLog.Aud
     const authenticated = new WeakMap<object, Exit.Exit<Authenticated, Unauthenticated>>()
     const resolved = new WeakMap<object, Exit.Exit<Resolved, Unauthenticated | Forbidden>>()
 
+    /** An unauthenticated caller leaves a trace too: the procedure and the reason, never the token or a claim. */
+    const refuse = (options: RequestAuthOptions, error: Unauthenticated) =>
+      Effect.gen(function*() {
+        yield* Effect.annotateCurrentSpan({
+          "warden.decision": "denied",
+          "warden.reason": error.reason,
+          "warden.requirement": "authenticated"
+        })
+        yield* Metric.increment(decisionsBy("denied"))
+        yield* Metric.increment(refusalsBy(error.reason))
+        yield* Effect.logInfo(`warden: refused ${options.rpc._tag}: ${error.reason}`)
+        yield* audit.record({
+          time: yield* now,
+          tenant: null,
+          subject: null,
+          clientId: null,
+          procedure: options.rpc._tag,
+          decision: "denied",
+          reason: error.reason,
+          requirement: "authenticated",
+          traceId: yield* currentTraceId
+        })
+      })
+
     const authenticate = (options: RequestAuthOptions) =>
       memoised(
         authenticated,
         options.headers,
-        Effect.flatMap(
-          Bearer.fromHeaders(options.headers),
-          (credentials) =>
-            Effect.map(authenticator.authenticate(credentials), (principal) => ({ principal, credentials }))
-        )
+        Effect.flatMap(transportAuthorization, (transport) =>
+          Effect.flatMap(
+            Bearer.fromHeaders(options.headers, transport),
+            (credentials) =>
+              Effect.map(authenticator.authenticate(credentials), (principal) => ({
+                principal,
+                credentials,
+                tenant: selectTenant(principal, options.headers[tenantHeader])
+              }))
+          )).pipe(Effect.tapError((error) => refuse(options, error)))
       )
 
     const resolve = (options: RequestAuthOptions) =>
       Effect.gen(function*() {
-        const { principal } = yield* authenticate(options)
-        const tenant = selectTenant(principal, options.headers[tenantHeader])
+        const { principal, tenant } = yield* authenticate(options)
         if (Either.isLeft(tenant)) {
           yield* Effect.annotateCurrentSpan({
             "enduser.id": principal.subject,
@@ -108,6 +158,8 @@ export const layer: Layer.Layer<RequestAuth, never, Authenticator | AuditLog.Aud
             "warden.reason": tenant.left.reason,
             "warden.requirement": tenant.left.requirement
           })
+          yield* Metric.increment(decisionsBy("denied"))
+          yield* Metric.increment(refusalsBy(tenant.left.reason))
           yield* audit.record({
             time: yield* now,
             tenant: principal.tenant,
