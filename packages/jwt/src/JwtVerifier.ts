@@ -4,7 +4,9 @@
  *
  * Before jose: a length cap and the strict compact check (three canonical
  * base64url segments; header and claims strict JSON objects with no repeated
- * member). Then `jose.jwtVerify` with an algorithm allow-list, exact
+ * member), and every header member Warden or jose reads of its JSON type
+ * (`alg`, `kid`, `typ`, `cty` strings, `crit` an array of strings, `b64`
+ * absent or `true`). Then `jose.jwtVerify` with an algorithm allow-list, exact
  * issuer(s), audience, `typ` (`at+jwt` by default, RFC 9068), a required
  * `exp`, `nbf`, `iat` not in the future beyond the clock skew, and a maximum
  * lifetime. The Effect `Clock` is the time source, so `TestClock` controls it.
@@ -33,6 +35,7 @@ import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as jose from "jose"
 import * as Compact from "./internal/compact.js"
+import * as Header from "./internal/header.js"
 import { Lru } from "./internal/lru.js"
 import { KeyStore } from "./KeyStore.js"
 import { RevocationStore } from "./RevocationStore.js"
@@ -234,18 +237,20 @@ export const make = (
     const verifyFresh = (token: string, parts: Compact.Parts, nowMs: number) =>
       Effect.gen(function*() {
         const { header } = parts
-        const alg = header["alg"]
-        if (typeof alg !== "string" || !allowed.has(alg)) {
+        const problem = Header.check(header)
+        if (problem !== undefined) return yield* fail(problem.reason, problem.description)
+        // Each member read below has its type now (`Header.check`).
+        const alg = header["alg"] as string | undefined
+        if (alg === undefined || !allowed.has(alg)) {
           return yield* fail("algorithm", "the token's algorithm is not accepted")
         }
-        if (
-          header["cty"] !== undefined && String(header["cty"]).toUpperCase().replace(/^APPLICATION\//, "") === "JWT"
-        ) {
+        const cty = header["cty"] as string | undefined
+        if (cty !== undefined && cty.toUpperCase().replace(/^APPLICATION\//, "") === "JWT") {
           return yield* fail("malformed", "nested JWTs are not accepted")
         }
-        const kid = header["kid"]
-        if (kid !== undefined && (typeof kid !== "string" || kid.length === 0 || kid.length > 256)) {
-          return yield* fail("malformed", "the token's kid header is not a short string")
+        const kid = header["kid"] as string | undefined
+        if (kid !== undefined && (kid.length === 0 || kid.length > 256)) {
+          return yield* fail("malformed", "the token's 'kid' header must be 1 to 256 characters")
         }
         const found = alg.startsWith("HS") ?
           { id: "#hmac", key: secret! } :
