@@ -118,14 +118,48 @@ const verificationsBy = Metrics.taggedBy(verifications, "outcome")
 const fail = (reason: UnauthenticatedReason, description: string) =>
   Effect.fail(Unauthenticated.of(reason, description))
 
+/** The registered claims a JWT access token must carry well-formed (RFC 7519 §4.1, RFC 9068), and their types. */
+const registered: ReadonlyArray<readonly [claim: string, fits: (value: unknown) => boolean, expected: string]> = [
+  ["iss", (v) => typeof v === "string", "a string"],
+  [
+    "aud",
+    (v) => typeof v === "string" || (Array.isArray(v) && v.every((a) => typeof a === "string")),
+    "a string or an array of strings"
+  ],
+  ["exp", (v) => typeof v === "number", "a number"],
+  ["nbf", (v) => typeof v === "number", "a number"],
+  ["iat", (v) => typeof v === "number", "a number"],
+  ["sub", (v) => typeof v === "string", "a string"],
+  ["client_id", (v) => typeof v === "string", "a string"],
+  ["jti", (v) => typeof v === "string" && v.length >= 1 && v.length <= 256, "a string of 1 to 256 characters"],
+  ["scope", (v) => typeof v === "string", "a string"]
+]
+
+/** Which registered claim is missing or ill-typed, as a refusal; `undefined` when all are well-formed. */
+const registeredProblem = (claims: Readonly<Record<string, unknown>>): Unauthenticated | undefined => {
+  for (const [claim, fits, expected] of registered) {
+    const value = claims[claim]
+    if (value === undefined) {
+      if (claim === "iss" || claim === "aud" || claim === "exp") {
+        return Unauthenticated.of("claims", `the token has no '${claim}' claim`)
+      }
+    } else if (!fits(value)) {
+      return Unauthenticated.of("claims", `the '${claim}' claim must be ${expected}`)
+    }
+  }
+  return undefined
+}
+
 /** Maps jose's errors (and the TypeErrors and DOMExceptions under it) to a reason. */
-const fromJose = (error: unknown): Unauthenticated => {
+const fromJose = (type: string | null) => (error: unknown): Unauthenticated => {
   if (error instanceof jose.errors.JWTExpired) return Unauthenticated.of("expired", "the token has expired")
   if (error instanceof jose.errors.JWTClaimValidationFailed) {
     // Missing or ill-typed is a malformed claims set, whichever the claim: only a well-formed value that fails its
     // check (an issuer not accepted, an audience not ours, a time not reached) has a reason of its own.
-    if (error.reason !== "check_failed" || Either.isLeft(decodeClaims(error.payload))) {
-      return Unauthenticated.of("claims", "a required claim is missing or malformed")
+    const problem = registeredProblem(error.payload)
+    if (problem !== undefined) return problem
+    if (error.reason !== "check_failed") {
+      return Unauthenticated.of("claims", `the '${error.claim}' claim is missing or malformed`)
     }
     switch (error.claim) {
       case "iss":
@@ -137,9 +171,9 @@ const fromJose = (error: unknown): Unauthenticated => {
       case "iat":
         return Unauthenticated.of("not_yet_valid", "the token was issued in the future")
       case "typ":
-        return Unauthenticated.of("type", "the token's type is not accepted")
+        return Unauthenticated.of("type", `the token's type must be '${type}'`)
       default:
-        return Unauthenticated.of("claims", "a required claim is missing or malformed")
+        return Unauthenticated.of("claims", `the '${error.claim}' claim is not accepted`)
     }
   }
   if (error instanceof jose.errors.JWSSignatureVerificationFailed) {
@@ -159,21 +193,6 @@ const fromJose = (error: unknown): Unauthenticated => {
   }
   return Unauthenticated.of("signature", "the token's signature could not be verified")
 }
-
-/** The registered claims a JWT access token must carry well-formed (RFC 7519 §4.1, RFC 9068). */
-const Registered = Schema.Struct({
-  iss: Schema.String,
-  aud: Schema.Union(Schema.String, Schema.Array(Schema.String)),
-  nbf: Schema.optional(Schema.Number),
-  iat: Schema.optional(Schema.Number),
-  sub: Schema.optional(Schema.String),
-  client_id: Schema.optional(Schema.String),
-  jti: Schema.optional(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(256))),
-  exp: Schema.Number,
-  scope: Schema.optional(Schema.String)
-})
-
-const decodeClaims = Schema.decodeUnknownEither(Registered)
 
 interface Cached {
   readonly principal: Principal
@@ -216,15 +235,12 @@ export const make = (
     const cache = (options.cacheSize ?? 10_000) > 0 ? new Lru<string, Cached>(options.cacheSize ?? 10_000) : undefined
     if (cache !== undefined) keys.onRemoved((ids) => cache.deleteWhere((entry) => ids.includes(entry.keyId)))
 
-    const toPrincipal = (claims: Readonly<Record<string, unknown>>): Either.Either<Principal, Unauthenticated> =>
-      Either.isLeft(decodeClaims(claims)) ?
-        Either.left(
-          Unauthenticated.of(
-            "claims",
-            "the token's iss, aud, sub, client_id, jti, exp, nbf, iat or scope claim is malformed"
-          )
-        ) :
-        Claims.toPrincipal(claims, { ...options, authenticatedBy: "jwt" })
+    const toPrincipal = (claims: Readonly<Record<string, unknown>>): Either.Either<Principal, Unauthenticated> => {
+      const problem = registeredProblem(claims)
+      return problem === undefined ?
+        Claims.toPrincipal(claims, { ...options, authenticatedBy: "jwt" }) :
+        Either.left(problem)
+    }
 
     const checkRevoked = (principal: Principal) =>
       principal.tokenId === null ?
@@ -266,7 +282,7 @@ export const make = (
               requiredClaims: ["exp", "iss", "aud"],
               ...(type === null ? {} : { typ: type })
             }),
-          catch: fromJose
+          catch: fromJose(type)
         })
         const claims = verified.payload
         const now = nowMs / 1000

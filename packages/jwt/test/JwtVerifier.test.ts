@@ -58,6 +58,39 @@ describe("JwtVerifier", () => {
       expect(reasonOf(yield* Effect.exit(verifier.verify("x".repeat(9000))))).toBe("too_large")
     }))
 
+  it.scoped("a refusal names what was wrong: the accepted type, the claim and the type it must have", () =>
+    Effect.gen(function*() {
+      const { sign, verifier } = yield* setup()
+      const told = (token: string) =>
+        Effect.map(
+          Effect.flip(verifier.verify(token)),
+          (e): readonly [string, string] => [e.reason, e.description]
+        )
+      const cases: Array<[Effect.Effect<string>, string, string]> = [
+        [sign({}, { header: { typ: "JWT" } }), "type", "the token's type must be 'at+jwt'"],
+        [sign({ exp: "300" }), "claims", "the 'exp' claim must be a number"],
+        [sign({ exp: null }), "claims", "the 'exp' claim must be a number"],
+        [sign({ exp: undefined }), "claims", "the token has no 'exp' claim"],
+        [sign({ nbf: "0" }), "claims", "the 'nbf' claim must be a number"],
+        [sign({ iat: true }), "claims", "the 'iat' claim must be a number"],
+        [sign({ iss: 42 }), "claims", "the 'iss' claim must be a string"],
+        [sign({ iss: undefined }), "claims", "the token has no 'iss' claim"],
+        [sign({ aud: 42 }), "claims", "the 'aud' claim must be a string or an array of strings"],
+        [
+          sign({ aud: ["https://inventory.test", 1] }),
+          "claims",
+          "the 'aud' claim must be a string or an array of strings"
+        ],
+        [sign({ sub: 42 }), "claims", "the 'sub' claim must be a string"],
+        [sign({ client_id: [] }), "claims", "the 'client_id' claim must be a string"],
+        [sign({ jti: "" }), "claims", "the 'jti' claim must be a string of 1 to 256 characters"],
+        [sign({ scope: 1 }), "claims", "the 'scope' claim must be a string"]
+      ]
+      for (const [token, reason, description] of cases) {
+        expect(yield* told(yield* token)).toEqual([reason, description])
+      }
+    }))
+
   it.scoped("a revoked token stays revoked on the cached path", () =>
     Effect.gen(function*() {
       const { revocations, sign, verifier } = yield* setup()
