@@ -12,6 +12,9 @@
  *   that verification fails closed with `keys_unavailable`.
  * - Keys that leave the set stop verifying at once; listeners (the
  *   verified-token cache) hear which.
+ * - Keys that cannot be used are dropped and counted (`metrics.keysDropped`);
+ *   no failure of a fetch, defects included, ends the refresh fiber or reaches
+ *   a token as anything but a typed refusal.
  *
  * @since 0.1.0
  */
@@ -82,26 +85,22 @@ export class KeyStore extends Context.Tag("@warden/jwt/KeyStore")<KeyStore, {
 const fetches = Metric.counter("warden_jwks_fetches_total", { description: "JWKS fetches, by outcome" })
 const keysAdded = Metric.counter("warden_jwks_keys_added_total", { description: "Keys that joined a JWKS" })
 const keysRemoved = Metric.counter("warden_jwks_keys_removed_total", { description: "Keys that left a JWKS" })
+const keysDropped = Metric.counter("warden_jwks_keys_dropped_total", {
+  description: "Keys of a fetched JWKS that were not taken, by reason, counted at every fetch"
+})
 const keySetAge = Metric.gauge("warden_jwks_age_seconds", { description: "Age of the key set in use" })
 
-/** The key store's metrics, to read or to export. */
-export const metrics = { fetches, keysAdded, keysRemoved, keySetAge } as const
+/** The key store's metrics, to read or to export. `keysDropped` (since 0.2.0) is tagged `reason`. */
+export const metrics = { fetches, keysAdded, keysRemoved, keysDropped, keySetAge } as const
 
 const fetchesBy = Metrics.taggedBy(fetches, "outcome")
+const droppedBy = Metrics.taggedBy(keysDropped, "reason")
 
 interface Entry {
   readonly id: string
   readonly jwk: JwksSource.PublicJwk
   readonly imported: Map<string, jose.CryptoKey>
 }
-
-const idOf = (jwk: JwksSource.PublicJwk): Effect.Effect<string> =>
-  jwk.kid !== undefined ?
-    Effect.succeed(jwk.kid) :
-    Effect.map(
-      Effect.promise(() => jose.calculateJwkThumbprint(jwk as jose.JWK)).pipe(Effect.orElseSucceed(() => "")),
-      (thumbprint) => `#${thumbprint}`
-    )
 
 /** Which JWK key types can verify which JWS algorithms. */
 const fits = (jwk: JwksSource.PublicJwk, alg: string): boolean => {
@@ -149,6 +148,8 @@ export const make = (
     let lastFailure: JwksSource.JwksFetchError | undefined
     let nextInterval = refreshInterval
     let count = 0
+    /** What the last fetch dropped, so a set that keeps dropping the same keys is not logged at every refresh. */
+    let droppedBefore = ""
     const listeners: Array<(ids: ReadonlyArray<string>) => void> = []
 
     const fetchOnce = Effect.gen(function*() {
@@ -161,10 +162,19 @@ export const make = (
         yield* Effect.logWarning(`warden: JWKS fetch failed: ${fetched.left.message}`)
         return yield* fetched.left
       }
+      const { dropped } = fetched.right
+      for (const reason of dropped) yield* Metric.increment(droppedBy(reason))
+      const droppedNow = [...new Set(dropped)].map((r) => `${dropped.filter((d) => d === r).length} ${r}`).join(", ")
+      if (droppedNow !== droppedBefore && droppedNow !== "") {
+        yield* Effect.logWarning(`warden: JWKS keys not taken: ${droppedNow}`)
+      }
+      droppedBefore = droppedNow
       const next = new Map<string, Entry>()
       const ambiguous = new Set<string>()
       for (const jwk of fetched.right.keys) {
-        const id = yield* idOf(jwk)
+        const id = JwksSource.idOf(jwk)
+        // `decode` drops the keys `idOf` cannot name.
+        if (id === undefined) continue
         if (next.has(id)) ambiguous.add(id)
         const previous = entries.get(id)
         next.set(id, previous !== undefined && sameJwk(previous.jwk, jwk) ? previous : { id, jwk, imported: new Map() })
@@ -186,18 +196,28 @@ export const make = (
       yield* Metric.incrementBy(keysRemoved, removed.length)
       yield* Metric.set(keySetAge, 0)
       if (removed.length > 0) { for (const listener of listeners) listener(removed) }
-    }).pipe(Effect.provide(context))
+    }).pipe(
+      Effect.tapDefect((cause) => Effect.logError("warden: JWKS fetch failed unexpectedly", cause)),
+      Effect.provide(context)
+    )
 
     /** One fetch at a time: callers arriving while one is under way wait for it. */
     const flight = SingleFlight.make(fetchOnce, scope)
     const shared = flight.run
+
+    /**
+     * A fetch whose failure, whatever it is (defects included, logged by `fetchOnce`), leaves the store as it was:
+     * `true` when it worked. Neither a token nor the refresh fiber ever dies of a fetch.
+     */
+    const survive = (fetch: Effect.Effect<void, JwksSource.JwksFetchError>) =>
+      Effect.matchCause(fetch, { onFailure: () => false, onSuccess: () => true })
 
     /** Fetches unless one happened within the cooldown. */
     const fetchIfCool = Effect.flatMap(
       Clock.currentTimeMillis,
       (now) =>
         flight.busy() || lastAttempt === undefined || now - lastAttempt >= cooldownMs ?
-          Effect.ignore(shared) :
+          survive(shared) :
           Effect.void
     )
 
@@ -248,21 +268,19 @@ export const make = (
       })
 
     const retryDelay = Duration.min(Duration.millis(cooldownMs), refreshInterval)
-    /** After a success, the interval less some jitter; after a failure, the cooldown. */
-    const nextDelay = Effect.suspend(() =>
-      lastFailure === undefined && fetchedAt !== undefined ?
-        Effect.map(Random.next, (r) => Duration.times(nextInterval, 1 - jitter * r)) :
-        Effect.succeed(retryDelay)
+    /** Fetches, and says how long to wait for the next: the interval less some jitter, or the cooldown after a failure. */
+    const fetchThenDelay = Effect.flatMap(
+      survive(shared),
+      (ok) =>
+        ok ? Effect.map(Random.next, (r) => Duration.times(nextInterval, 1 - jitter * r)) : Effect.succeed(retryDelay)
     )
 
     // The first fetch happens before the layer is ready; a failure is not fatal (tokens fail closed until it works).
-    yield* Effect.ignore(shared)
-    yield* Effect.flatMap(nextDelay, Effect.sleep).pipe(
-      Effect.zipRight(Effect.ignore(shared)),
-      Effect.forever,
-      Effect.interruptible,
-      Effect.forkIn(scope)
-    )
+    const firstDelay = yield* fetchThenDelay
+    yield* Effect.iterate(firstDelay, {
+      while: () => true,
+      body: (delay) => Effect.zipRight(Effect.sleep(delay), fetchThenDelay)
+    }).pipe(Effect.interruptible, Effect.forkIn(scope))
 
     return {
       find: (header) => find(header).pipe(Effect.withSpan("warden.jwks.find", { captureStackTrace: false })),

@@ -7,6 +7,7 @@
  * fetch, the tests wait for it in real time with bounded polls.
  */
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import * as HttpClient from "@effect/platform/HttpClient"
 import { describe, expect, it } from "@effect/vitest"
 import { JwksSource, JwtVerifier, KeyStore, RevocationStore, TokenIssuer } from "@warden/jwt"
 import * as Chunk from "effect/Chunk"
@@ -511,6 +512,88 @@ describe("KeyStore: what a JWKS may publish", () => {
       expect(reasonOf(yield* Effect.exit(verifier.verify(yield* sign(withKid(stranger, "broken")))))).toBe(
         "unknown_key"
       )
+    }))
+
+  it.scoped("keys that cannot be named (no kid, no computable thumbprint) are dropped and counted; start-up works", () =>
+    Effect.gen(function*() {
+      const dropped = Metric.value(Metric.tagged(KeyStore.metrics.keysDropped, "reason", "unidentifiable")).pipe(
+        Effect.map((state) => state.count)
+      )
+      const before = yield* dropped
+      const good = yield* TokenIssuer.generateKey("ES256", "good")
+      const server = yield* JwksServer
+      server.serve({ keys: [{ kty: "RSA", e: "AQAB" }, good.publicJwk, { kty: "EC", crv: "P-256" }] })
+      const { keys, verifier } = yield* build(server.url)
+      expect((yield* keys.status).ids).toEqual(["good"])
+      expect(reasonOf(yield* Effect.exit(verifier.verify(yield* sign(good))))).toBe("ok")
+      expect((yield* dropped) - before).toBe(2)
+    }))
+
+  it.scoped("a refresh that meets unusable keys, or a defect, leaves the refresh fiber alive and refusals typed", () =>
+    Effect.gen(function*() {
+      const good = yield* TokenIssuer.generateKey("ES256", "good")
+      const server = yield* JwksServer
+      server.serve(TokenIssuer.jwks([good]))
+      let dying = false
+      // An HTTP client that dies (a defect, not a failure) while `dying` is set.
+      const client = Layer.effect(
+        HttpClient.HttpClient,
+        Effect.map(
+          HttpClient.HttpClient,
+          (c) =>
+            HttpClient.transformResponse(
+              c,
+              (response) => Effect.suspend(() => dying ? Effect.dieMessage("the client broke") : response)
+            )
+        )
+      ).pipe(Layer.provide(NodeHttpClient.layerUndici))
+      const context = yield* Layer.build(
+        JwtVerifier.layer({ issuers: [issuer], audience }).pipe(
+          Layer.provideMerge(
+            KeyStore.layer({
+              jwksUrl: server.url,
+              allowInsecureLoopback: true,
+              refreshInterval: "1 minute",
+              cooldown: "10 seconds",
+              jitter: 0
+            })
+          ),
+          Layer.provideMerge(RevocationStore.layerMemory),
+          Layer.provide(client)
+        )
+      )
+      const keys = Context.get(context, KeyStore.KeyStore)
+      const verifier = Context.get(context, JwtVerifier.JwtVerifier)
+      const stranger = yield* sign(yield* TokenIssuer.generateKey("ES256", "stranger"))
+      /** Moves the clock to a refresh scheduled at `at` (TestClock ms) and waits for its request. */
+      const refreshAt = (at: number) =>
+        Effect.gen(function*() {
+          yield* scheduledWithin(at, at)
+          const before = (yield* keys.status).fetches
+          yield* TestClock.adjust(Duration.millis(at - (yield* now)))
+          yield* eventually("the scheduled refresh", Effect.map(keys.status, (s) => s.fetches > before))
+          yield* quiet
+        })
+
+      // A set with a key that cannot be named, by a scheduled refresh.
+      server.serve({ keys: [good.publicJwk, { kty: "RSA", e: "AQAB" }] })
+      yield* refreshAt(60_000)
+      expect((yield* keys.status).ids).toEqual(["good"])
+      expect(reasonOf(yield* Effect.exit(verifier.verify(stranger)))).toBe("unknown_key")
+      // A client that dies: on demand (an unknown kid past the cooldown), then by a scheduled refresh.
+      dying = true
+      yield* TestClock.adjust("30 seconds")
+      expect(reasonOf(yield* Effect.exit(verifier.verify(stranger)))).toBe("unknown_key")
+      expect(reasonOf(yield* Effect.exit(verifier.verify(yield* sign(good))))).toBe("ok")
+      yield* refreshAt(120_000)
+
+      // The fiber is alive: it retries after the cooldown and, the client working again, brings a new key.
+      dying = false
+      const next = yield* TokenIssuer.generateKey("ES256", "next")
+      server.serve(TokenIssuer.jwks([good, next]))
+      yield* refreshAt(130_000)
+      expect((yield* keys.status).ids).toEqual(["good", "next"])
+      expect(reasonOf(yield* Effect.exit(verifier.verify(yield* sign(next))))).toBe("ok")
     }))
 
   it.scoped("a key of the wrong type for the token's algorithm is unknown_key", () =>
