@@ -51,7 +51,11 @@ export interface Options extends JwksSource.FetchOptions {
   readonly maxStale?: Duration.DurationInput
 }
 
-/** A key found for a token. `id` identifies the JWK (its kid, or its thumbprint when it has none). */
+/**
+ * A key found for a token. `id` names the JWK (its kid, or its thumbprint when
+ * it has none). The object itself stands for that exact key: `isCurrent` says
+ * whether it is still in the set, whatever else now stands under its id.
+ */
 export interface FoundKey {
   readonly id: string
   readonly key: jose.CryptoKey | Uint8Array
@@ -59,6 +63,7 @@ export interface FoundKey {
 
 /** What the store holds, for health checks and tests. */
 export interface Status {
+  /** The ids under which a token can find a key: an id whose keys all fit the same algorithms is left out. */
   readonly ids: ReadonlyArray<string>
   /** Epoch ms of the last successful fetch, if any. */
   readonly fetchedAt: number | undefined
@@ -68,12 +73,22 @@ export interface Status {
 
 /** The keys of one issuer. */
 export class KeyStore extends Context.Tag("@warden/jwt/KeyStore")<KeyStore, {
-  /** The key for a token header: by `kid`, else the only key that fits `alg`. */
+  /**
+   * The key for a token header: the only key under its `kid` (or, without a kid, in the whole set) that fits its
+   * `alg`. Keys of other types may share the kid (RFC 7517 §4.5); two that fit the same `alg` are refused.
+   */
   readonly find: (header: { readonly kid?: string | undefined; readonly alg: string }) => Effect.Effect<
     FoundKey,
     Unauthenticated
   >
-  /** Whether a key (by `FoundKey.id`) is still in the set, and the set no older than `maxStale`. */
+  /**
+   * Whether this very key, as `find` handed it out, is still in the set, and the set no older than `maxStale`:
+   * what a cache of verified tokens checks, since another key may have taken its id.
+   *
+   * @since 0.2.0
+   */
+  readonly isCurrent: (found: FoundKey) => boolean
+  /** Whether a token can find a key under this id (one of `Status.ids`), and the set is no older than `maxStale`. */
   readonly has: (id: string) => boolean
   /** Calls `listener` with the ids of keys that left the set, after each fetch that removed some. */
   readonly onRemoved: (listener: (ids: ReadonlyArray<string>) => void) => void
@@ -99,8 +114,24 @@ const droppedBy = Metrics.taggedBy(keysDropped, "reason")
 interface Entry {
   readonly id: string
   readonly jwk: JwksSource.PublicJwk
-  readonly imported: Map<string, jose.CryptoKey>
+  /** The key imported for each algorithm, handed out as the same `FoundKey` every time. */
+  readonly found: Map<string, FoundKey>
 }
+
+/** Every algorithm `fits` knows, to tell which keys under one id collide. */
+const verificationAlgorithms = [
+  "RS256",
+  "RS384",
+  "RS512",
+  "PS256",
+  "PS384",
+  "PS512",
+  "ES256",
+  "ES384",
+  "ES512",
+  "EdDSA",
+  "Ed25519"
+] as const
 
 /** Which JWK key types can verify which JWS algorithms. */
 const fits = (jwk: JwksSource.PublicJwk, alg: string): boolean => {
@@ -125,6 +156,16 @@ const sameJwk = (a: JwksSource.PublicJwk, b: JwksSource.PublicJwk): boolean =>
   a.e === b.e && a.x === b.x && a.y === b.y && JSON.stringify(a.key_ops) === JSON.stringify(b.key_ops)
 
 const unknownKey = Unauthenticated.of("unknown_key", "no key of the issuer's key set matches the token")
+const ambiguousKey = Unauthenticated.of(
+  "unknown_key",
+  "several keys of the issuer's key set fit the token's kid and algorithm: which one it means is unknowable"
+)
+
+/** The ids of a set under which some algorithm finds exactly one key. */
+const usableIds = (groups: ReadonlyMap<string, ReadonlyArray<Entry>>): ReadonlyArray<string> =>
+  [...groups].filter(([, group]) =>
+    verificationAlgorithms.some((alg) => group.filter((e) => fits(e.jwk, alg)).length === 1)
+  ).map(([id]) => id)
 
 /** Builds a key store; its refresh fiber lives in the current scope. */
 export const make = (
@@ -142,7 +183,12 @@ export const make = (
     const maxStaleMs = Duration.toMillis(options.maxStale ?? Duration.hours(1))
     const jitter = Math.min(Math.max(options.jitter ?? 0.1, 0), 0.5)
 
-    let entries = new Map<string, Entry>()
+    /** The keys of the set by id: usually one, several when keys of different types share a kid. */
+    let entries = new Map<string, ReadonlyArray<Entry>>()
+    let current = new Set<Entry>()
+    let usable = new Set<string>()
+    /** Which entry handed out each `FoundKey`, for `isCurrent`. */
+    const owners = new WeakMap<FoundKey, Entry>()
     let fetchedAt: number | undefined
     let lastAttempt: number | undefined
     let lastFailure: JwksSource.JwksFetchError | undefined
@@ -169,22 +215,25 @@ export const make = (
         yield* Effect.logWarning(`warden: JWKS keys not taken: ${droppedNow}`)
       }
       droppedBefore = droppedNow
-      const next = new Map<string, Entry>()
-      const ambiguous = new Set<string>()
+      const next = new Map<string, Array<Entry>>()
       for (const jwk of fetched.right.keys) {
         const id = JwksSource.idOf(jwk)
         // `decode` drops the keys `idOf` cannot name.
         if (id === undefined) continue
-        if (next.has(id)) ambiguous.add(id)
-        const previous = entries.get(id)
-        next.set(id, previous !== undefined && sameJwk(previous.jwk, jwk) ? previous : { id, jwk, imported: new Map() })
+        const group = next.get(id) ?? []
+        if (group.some((e) => sameJwk(e.jwk, jwk))) continue
+        // An entry is kept across fetches only while its material is unchanged: the same key, the same identity.
+        group.push(entries.get(id)?.find((e) => sameJwk(e.jwk, jwk)) ?? { id, jwk, found: new Map() })
+        next.set(id, group)
       }
-      // Two keys under one kid: which one a token means is unknowable, so neither is used.
-      for (const id of ambiguous) next.delete(id)
+      const nextCurrent = new Set([...next.values()].flat())
       // A key whose material changed under the same id left the set as much as one that is gone.
-      const removed = [...entries.values()].filter((e) => next.get(e.id) !== e).map((e) => e.id)
-      const added = [...next.values()].filter((e) => entries.get(e.id) !== e).map((e) => e.id)
+      const removedEntries = [...current].filter((e) => !nextCurrent.has(e))
+      const removed = [...new Set(removedEntries.map((e) => e.id))]
+      const added = [...nextCurrent].filter((e) => !current.has(e))
       entries = next
+      current = nextCurrent
+      usable = new Set(usableIds(next))
       fetchedAt = yield* Clock.currentTimeMillis
       lastFailure = undefined
       const maxAge = fetched.right.maxAgeSeconds
@@ -193,7 +242,7 @@ export const make = (
         Duration.clamp(Duration.seconds(maxAge), { minimum: minRefresh, maximum: maxRefresh })
       yield* Metric.increment(fetchesBy("ok"))
       yield* Metric.incrementBy(keysAdded, added.length)
-      yield* Metric.incrementBy(keysRemoved, removed.length)
+      yield* Metric.incrementBy(keysRemoved, removedEntries.length)
       yield* Metric.set(keySetAge, 0)
       if (removed.length > 0) { for (const listener of listeners) listener(removed) }
     }).pipe(
@@ -221,24 +270,23 @@ export const make = (
           Effect.void
     )
 
-    const lookup = (kid: string | undefined, alg: string): Entry | undefined => {
-      if (kid !== undefined) {
-        const entry = entries.get(kid)
-        return entry !== undefined && fits(entry.jwk, alg) ? entry : undefined
-      }
-      const candidates = [...entries.values()].filter((e) => fits(e.jwk, alg))
-      return candidates.length === 1 ? candidates[0] : undefined
-    }
+    /** The keys under the kid (or, without one, in the whole set) that fit the algorithm. */
+    const lookup = (kid: string | undefined, alg: string): ReadonlyArray<Entry> =>
+      (kid !== undefined ? entries.get(kid) ?? [] : [...current]).filter((e) => fits(e.jwk, alg))
 
     const importKey = (entry: Entry, alg: string): Effect.Effect<FoundKey, Unauthenticated> => {
-      const cached = entry.imported.get(alg)
-      if (cached !== undefined) return Effect.succeed({ id: entry.id, key: cached })
+      const known = entry.found.get(alg)
+      if (known !== undefined) return Effect.succeed(known)
       return Effect.tryPromise({
         try: () => jose.importJWK(entry.jwk as jose.JWK, alg) as Promise<jose.CryptoKey>,
         catch: () => Unauthenticated.of("unknown_key", "the matching key of the issuer's key set cannot be used")
       }).pipe(
-        Effect.tap((key) => Effect.sync(() => entry.imported.set(alg, key))),
-        Effect.map((key) => ({ id: entry.id, key }))
+        Effect.map((key) => {
+          const found: FoundKey = entry.found.get(alg) ?? { id: entry.id, key }
+          entry.found.set(alg, found)
+          owners.set(found, entry)
+          return found
+        })
       )
     }
 
@@ -258,11 +306,14 @@ export const make = (
             )
           }
         }
-        let entry = lookup(header.kid, header.alg)
-        if (entry === undefined) {
+        let candidates = lookup(header.kid, header.alg)
+        if (candidates.length === 0) {
           yield* fetchIfCool
-          entry = lookup(header.kid, header.alg)
+          candidates = lookup(header.kid, header.alg)
         }
+        // Several: the issuer published them so; asking it again would not tell them apart.
+        if (candidates.length > 1) return yield* ambiguousKey
+        const [entry] = candidates
         if (entry === undefined) return yield* unknownKey
         return yield* importKey(entry, header.alg)
       })
@@ -282,10 +333,15 @@ export const make = (
       body: (delay) => Effect.zipRight(Effect.sleep(delay), fetchThenDelay)
     }).pipe(Effect.interruptible, Effect.forkIn(scope))
 
+    const unsafeFresh = () => fetchedAt !== undefined && clock.unsafeCurrentTimeMillis() - fetchedAt <= maxStaleMs
+
     return {
       find: (header) => find(header).pipe(Effect.withSpan("warden.jwks.find", { captureStackTrace: false })),
-      has: (id) =>
-        entries.has(id) && fetchedAt !== undefined && clock.unsafeCurrentTimeMillis() - fetchedAt <= maxStaleMs,
+      isCurrent: (found) => {
+        const owner = owners.get(found)
+        return owner !== undefined && current.has(owner) && unsafeFresh()
+      },
+      has: (id) => usable.has(id) && unsafeFresh(),
       onRemoved: (listener) => {
         listeners.push(listener)
       },
@@ -293,7 +349,7 @@ export const make = (
       status: Effect.flatMap(Clock.currentTimeMillis, (now) =>
         Effect.as(
           fetchedAt === undefined ? Effect.void : Metric.set(keySetAge, (now - fetchedAt) / 1000),
-          { ids: [...entries.keys()], fetchedAt, lastFailure, fetches: count }
+          { ids: [...usable], fetchedAt, lastFailure, fetches: count }
         ))
     }
   })

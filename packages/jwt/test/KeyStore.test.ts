@@ -803,6 +803,42 @@ describe("ambiguity and shutdown", () => {
       expect(reasonOf(yield* Effect.exit(verifier.verify(yield* sign(other))))).toBe("ok")
     }))
 
+  it.scoped("keys of different types under one kid: each token finds the key that fits its algorithm", () =>
+    Effect.gen(function*() {
+      const ec = yield* TokenIssuer.generateKey("ES256", "shared")
+      const rsa = yield* TokenIssuer.generateKey("RS256", "shared")
+      const ps = yield* TokenIssuer.generateKey("PS256", "shared-rsa")
+      const rs = yield* TokenIssuer.generateKey("RS256", "shared-rsa")
+      const { keys, verifier } = yield* harness([ec, rsa, ps, rs])
+      expect((yield* keys.status).ids).toEqual(["shared", "shared-rsa"])
+      // RFC 7517 §4.5: keys of different kty may share a kid; so may RSA keys each bound to its own alg.
+      for (const key of [ec, rsa, ps, rs]) {
+        expect([key.alg, reasonOf(yield* Effect.exit(verifier.verify(yield* sign(key))))]).toEqual([key.alg, "ok"])
+      }
+    }))
+
+  it.scoped("two keys that fit the token's algorithm under its kid are refused, saying so; others under it serve", () =>
+    Effect.gen(function*() {
+      const a = yield* TokenIssuer.generateKey("ES256", "twin")
+      const b = yield* TokenIssuer.generateKey("ES256", "twin")
+      const rsa = yield* TokenIssuer.generateKey("RS256", "twin")
+      const { server, verifier } = yield* harness([a, b, rsa])
+      const before = server.requests()
+      for (const key of [a, b]) {
+        const error = yield* Effect.flip(verifier.verify(yield* sign(key)))
+        expect([error.reason, error.description]).toEqual([
+          "unknown_key",
+          "several keys of the issuer's key set fit the token's kid and algorithm: which one it means is unknowable"
+        ])
+      }
+      expect(reasonOf(yield* Effect.exit(verifier.verify(yield* sign(rsa))))).toBe("ok")
+      // The keys are there: asking the endpoint again would not tell them apart.
+      yield* TestClock.adjust("31 seconds")
+      yield* Effect.exit(verifier.verify(yield* sign(a)))
+      yield* quiet
+      expect(server.requests()).toBe(before)
+    }))
+
   it.scoped("closing the store's scope during a fetch releases the callers waiting for it", () =>
     Effect.gen(function*() {
       const key = yield* TokenIssuer.generateKey("ES256")
