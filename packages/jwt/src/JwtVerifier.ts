@@ -37,7 +37,7 @@ import * as jose from "jose"
 import * as Compact from "./internal/compact.js"
 import * as Header from "./internal/header.js"
 import { Lru } from "./internal/lru.js"
-import { KeyStore } from "./KeyStore.js"
+import * as KeyStore from "./KeyStore.js"
 import { RevocationStore } from "./RevocationStore.js"
 
 /** Asymmetric algorithms accepted by default. */
@@ -197,15 +197,16 @@ const fromJose = (type: string | null) => (error: unknown): Unauthenticated => {
 interface Cached {
   readonly principal: Principal
   readonly expiresAtMs: number
-  readonly keyId: string
+  /** The exact key that verified the token: the entry serves only while that key is current. */
+  readonly found: KeyStore.FoundKey
 }
 
 /** Builds a verifier over a key store and a revocation store. */
 export const make = (
   options: Options
-): Effect.Effect<Context.Tag.Service<JwtVerifier>, InvalidOptions, KeyStore | RevocationStore> =>
+): Effect.Effect<Context.Tag.Service<JwtVerifier>, InvalidOptions, KeyStore.KeyStore | RevocationStore> =>
   Effect.gen(function*() {
-    const keys = yield* KeyStore
+    const keys = yield* KeyStore.KeyStore
     const revocations = yield* RevocationStore
     const algorithms = options.algorithms ?? defaultAlgorithms
     if (algorithms.length === 0) return yield* new InvalidOptions({ message: "the algorithm allow-list is empty" })
@@ -233,7 +234,9 @@ export const make = (
     const type = options.type === undefined ? "at+jwt" : options.type
     const audience = typeof options.audience === "string" ? [options.audience] : [...options.audience]
     const cache = (options.cacheSize ?? 10_000) > 0 ? new Lru<string, Cached>(options.cacheSize ?? 10_000) : undefined
-    if (cache !== undefined) keys.onRemoved((ids) => cache.deleteWhere((entry) => ids.includes(entry.keyId)))
+    // Entries of removed keys could never be served again (`isCurrent`): forgetting them frees their room at once.
+    if (cache !== undefined) keys.onRemoved((ids) => cache.deleteWhere((entry) => ids.includes(entry.found.id)))
+    const hmacKey: KeyStore.FoundKey | undefined = secret === undefined ? undefined : { id: "#hmac", key: secret }
 
     const toPrincipal = (claims: Readonly<Record<string, unknown>>): Either.Either<Principal, Unauthenticated> => {
       const problem = registeredProblem(claims)
@@ -268,9 +271,8 @@ export const make = (
         if (kid !== undefined && (kid.length === 0 || kid.length > 256)) {
           return yield* fail("malformed", "the token's 'kid' header must be 1 to 256 characters")
         }
-        const found = alg.startsWith("HS") ?
-          { id: "#hmac", key: secret! } :
-          yield* keys.find({ kid, alg })
+        // `allowed` holds HS* only when a secret is configured.
+        const found = alg.startsWith("HS") && hmacKey !== undefined ? hmacKey : yield* keys.find({ kid, alg })
         const verified = yield* Effect.tryPromise({
           try: () =>
             jose.jwtVerify(token, found.key, {
@@ -294,7 +296,7 @@ export const make = (
           return yield* fail("lifetime", "the token's lifetime is longer than accepted")
         }
         const principal = yield* toPrincipal(parts.claims)
-        return { principal, keyId: found.id }
+        return { principal, found }
       })
 
     const verify = (token: string) =>
@@ -302,7 +304,7 @@ export const make = (
         const nowMs = yield* Clock.currentTimeMillis
         const hit = cache?.get(token)
         if (hit !== undefined) {
-          if (hit.expiresAtMs > nowMs && (hit.keyId === "#hmac" || keys.has(hit.keyId))) {
+          if (hit.expiresAtMs > nowMs && (hit.found === hmacKey || keys.isCurrent(hit.found))) {
             yield* Metric.increment(cacheLookupsBy("hit"))
             return yield* checkRevoked(hit.principal)
           }
@@ -311,9 +313,9 @@ export const make = (
         if (cache !== undefined) yield* Metric.increment(cacheLookupsBy("miss"))
         const parts = Compact.split(token, maxTokenBytes)
         if (Either.isLeft(parts)) return yield* fail(parts.left.reason, parts.left.description)
-        const { keyId, principal } = yield* verifyFresh(token, parts.right, nowMs)
+        const { found, principal } = yield* verifyFresh(token, parts.right, nowMs)
         yield* checkRevoked(principal)
-        cache?.set(token, { principal, keyId, expiresAtMs: principal.expiresAt! * 1000 })
+        cache?.set(token, { principal, found, expiresAtMs: principal.expiresAt! * 1000 })
         return principal
       }).pipe(
         Effect.tapBoth({
@@ -327,7 +329,9 @@ export const make = (
   })
 
 /** The verifier as a layer. */
-export const layer = (options: Options): Layer.Layer<JwtVerifier, InvalidOptions, KeyStore | RevocationStore> =>
+export const layer = (
+  options: Options
+): Layer.Layer<JwtVerifier, InvalidOptions, KeyStore.KeyStore | RevocationStore> =>
   Layer.effect(JwtVerifier, make(options))
 
 /**
@@ -340,7 +344,7 @@ export const layer = (options: Options): Layer.Layer<JwtVerifier, InvalidOptions
 export const layerConfig: Layer.Layer<
   JwtVerifier,
   InvalidOptions | ConfigError.ConfigError,
-  KeyStore | RevocationStore
+  KeyStore.KeyStore | RevocationStore
 > = Layer.unwrapEffect(
   Effect.map(
     Config.all({

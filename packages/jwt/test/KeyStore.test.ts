@@ -839,6 +839,41 @@ describe("ambiguity and shutdown", () => {
       expect(server.requests()).toBe(before)
     }))
 
+  it.scoped("a verification under way while its key is replaced under the same kid leaves no cache entry behind", () =>
+    Effect.gen(function*() {
+      const before = yield* TokenIssuer.generateKey("ES256", "signing")
+      const after = yield* TokenIssuer.generateKey("ES256", "signing")
+      const server = yield* JwksServer
+      server.serve(TokenIssuer.jwks([before]))
+      const http = yield* Layer.build(NodeHttpClient.layerUndici)
+      const real = yield* KeyStore.make({ jwksUrl: server.url, allowInsecureLoopback: true }).pipe(
+        Effect.provide(http)
+      )
+      // Runs once, between the key lookup and the signature check of the next verification.
+      let between: Effect.Effect<void> | undefined
+      const racing: KeyStore.KeyStore["Type"] = {
+        ...real,
+        find: (header) =>
+          Effect.tap(real.find(header), () => {
+            const run = between ?? Effect.void
+            between = undefined
+            return run
+          })
+      }
+      const verifier = yield* JwtVerifier.make({ issuers: [issuer], audience }).pipe(
+        Effect.provideService(KeyStore.KeyStore, racing),
+        Effect.provide(RevocationStore.layerMemory)
+      )
+      const token = yield* sign(before)
+      between = Effect.zipRight(Effect.sync(() => server.serve(TokenIssuer.jwks([after]))), Effect.orDie(real.refresh))
+      // Checked against the key that was current when it was looked up...
+      expect(reasonOf(yield* Effect.exit(verifier.verify(token)))).toBe("ok")
+      expect(between).toBeUndefined()
+      // ...but not served from the cache now that another key stands under its kid.
+      expect(reasonOf(yield* Effect.exit(verifier.verify(token)))).toBe("signature")
+      expect(reasonOf(yield* Effect.exit(verifier.verify(yield* sign(after))))).toBe("ok")
+    }))
+
   it.scoped("closing the store's scope during a fetch releases the callers waiting for it", () =>
     Effect.gen(function*() {
       const key = yield* TokenIssuer.generateKey("ES256")
