@@ -10,6 +10,10 @@
  * issuer(s), audience, `typ` (`at+jwt` by default, RFC 9068), a required
  * `exp`, `nbf`, `iat` not in the future beyond the clock skew, and a maximum
  * lifetime. The Effect `Clock` is the time source, so `TestClock` controls it.
+ *
+ * A token is accepted strictly before `exp` plus the clock skew: one window,
+ * `acceptedUntil`, that the verified-token cache serves and `revoke` keeps a
+ * revocation for.
  * Every failure is `Unauthenticated` with a closed reason; hostile input is
  * never a defect.
  *
@@ -25,6 +29,7 @@ import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
+import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -95,7 +100,28 @@ export class JwtVerifier extends Context.Tag("@warden/jwt/JwtVerifier")<JwtVerif
   readonly verify: (token: string) => Effect.Effect<Principal, Unauthenticated>
   /** How many verified tokens the cache holds. */
   readonly cached: Effect.Effect<number>
+  /**
+   * Until when (epoch seconds) the verifier accepts the principal's token: its `exp` plus the clock skew. The one
+   * acceptance window the verifier, its cache and a revocation all use. `null` for a principal without expiry.
+   *
+   * @since 0.2.0
+   */
+  readonly acceptedUntil: (principal: Principal) => number | null
+  /**
+   * Revokes the principal's token, by its issuer and `jti`, for as long as the verifier would accept it.
+   *
+   * @since 0.2.0
+   */
+  readonly revoke: (principal: Principal) => Effect.Effect<void, NotRevocable>
 }>() {}
+
+/**
+ * A principal whose token cannot be revoked: it carries no `jti` (or no `exp`).
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class NotRevocable extends Data.TaggedError("NotRevocable")<{ readonly message: string }> {}
 
 /** Options that cannot work: an HS* algorithm without a long enough secret, an empty allow-list. */
 export class InvalidOptions extends Schema.TaggedError<InvalidOptions>()("InvalidOptions", {
@@ -196,7 +222,8 @@ const fromJose = (type: string | null) => (error: unknown): Unauthenticated => {
 
 interface Cached {
   readonly principal: Principal
-  readonly expiresAtMs: number
+  /** The end of the acceptance window, epoch ms: the entry serves strictly before it. */
+  readonly acceptedUntilMs: number
   /** The exact key that verified the token: the entry serves only while that key is current. */
   readonly found: KeyStore.FoundKey
 }
@@ -245,6 +272,23 @@ export const make = (
         Either.left(problem)
     }
 
+    const acceptedUntil = (principal: Principal): number | null =>
+      principal.expiresAt === null ? null : principal.expiresAt + skewSeconds
+
+    const revoke = (principal: Principal): Effect.Effect<void, NotRevocable> => {
+      const until = acceptedUntil(principal)
+      if (principal.tokenId === null || until === null) {
+        return Effect.fail(
+          new NotRevocable({
+            message: principal.tokenId === null ?
+              "the token carries no jti: a token is revoked by its issuer and jti" :
+              "the token carries no exp: a revocation needs an end"
+          })
+        )
+      }
+      return revocations.revoke({ issuer: principal.issuer, tokenId: principal.tokenId }, until)
+    }
+
     const checkRevoked = (principal: Principal) =>
       principal.tokenId === null ?
         Effect.succeed(principal) :
@@ -287,6 +331,8 @@ export const make = (
           catch: fromJose(type)
         })
         const claims = verified.payload
+        // jose compares whole seconds; the window ends exactly at exp + skew, as the cache and revocations see it.
+        if (nowMs >= (claims.exp! + skewSeconds) * 1000) return yield* fail("expired", "the token has expired")
         const now = nowMs / 1000
         if (typeof claims.iat === "number" && claims.iat > now + skewSeconds) {
           return yield* fail("not_yet_valid", "the token was issued in the future")
@@ -304,7 +350,7 @@ export const make = (
         const nowMs = yield* Clock.currentTimeMillis
         const hit = cache?.get(token)
         if (hit !== undefined) {
-          if (hit.expiresAtMs > nowMs && (hit.found === hmacKey || keys.isCurrent(hit.found))) {
+          if (nowMs < hit.acceptedUntilMs && (hit.found === hmacKey || keys.isCurrent(hit.found))) {
             yield* Metric.increment(cacheLookupsBy("hit"))
             return yield* checkRevoked(hit.principal)
           }
@@ -315,7 +361,8 @@ export const make = (
         if (Either.isLeft(parts)) return yield* fail(parts.left.reason, parts.left.description)
         const { found, principal } = yield* verifyFresh(token, parts.right, nowMs)
         yield* checkRevoked(principal)
-        cache?.set(token, { principal, found, expiresAtMs: principal.expiresAt! * 1000 })
+        // A verified JWT always has an exp; were it missing, the entry would never serve.
+        cache?.set(token, { principal, found, acceptedUntilMs: (acceptedUntil(principal) ?? 0) * 1000 })
         return principal
       }).pipe(
         Effect.tapBoth({
@@ -325,7 +372,7 @@ export const make = (
         Effect.withSpan("warden.jwt.verify", { captureStackTrace: false })
       )
 
-    return { verify, cached: Effect.sync(() => cache?.size ?? 0) }
+    return { verify, cached: Effect.sync(() => cache?.size ?? 0), acceptedUntil, revoke }
   })
 
 /** The verifier as a layer. */

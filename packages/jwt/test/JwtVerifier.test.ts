@@ -2,9 +2,11 @@ import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { describe, expect, it } from "@effect/vitest"
 import { JwtVerifier, KeyStore, RevocationStore, TokenIssuer } from "@warden/jwt"
 import * as ConfigProvider from "effect/ConfigProvider"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
 import * as Redacted from "effect/Redacted"
 import * as TestClock from "effect/TestClock"
 import { JwksServer } from "./support/jwksServer.js"
@@ -136,6 +138,81 @@ describe("the verified-token cache", () => {
       const { sign, verifier } = yield* setup({ cacheSize: 0 })
       yield* verifier.verify(yield* sign())
       expect(yield* verifier.cached).toBe(0)
+    }))
+})
+
+describe("one acceptance window: exp plus the clock skew, for the verifier, the cache and revocation", () => {
+  const hits = Metric.value(Metric.tagged(JwtVerifier.metrics.cacheLookups, "result", "hit")).pipe(
+    Effect.map((state) => state.count)
+  )
+
+  it.scoped("a revoked token stays refused past its exp, while the skew still accepts it", () =>
+    Effect.gen(function*() {
+      const { sign, verifier } = yield* setup()
+      const token = yield* sign({ jti: "revoked-late" }, { lifetimeSeconds: 60 })
+      const principal = yield* verifier.verify(token)
+      expect(verifier.acceptedUntil(principal)).toBe(principal.expiresAt! + 30)
+      yield* verifier.revoke(principal)
+      yield* TestClock.adjust("61 seconds")
+      expect(reasonOf(yield* Effect.exit(verifier.verify(token)))).toBe("revoked")
+      // Up to the last second the skew accepts it.
+      yield* TestClock.adjust("28 seconds")
+      expect(reasonOf(yield* Effect.exit(verifier.verify(token)))).toBe("revoked")
+      yield* TestClock.adjust("1 second")
+      expect(reasonOf(yield* Effect.exit(verifier.verify(token)))).toBe("expired")
+    }))
+
+  it.scoped("a revocation written to the store until acceptedUntil holds as long", () =>
+    Effect.gen(function*() {
+      const { revocations, sign, verifier } = yield* setup({ clockSkew: "2 minutes" })
+      const token = yield* sign({ jti: "revoked-by-store" }, { lifetimeSeconds: 60 })
+      const principal = yield* verifier.verify(token)
+      yield* revocations.revoke(
+        { issuer: principal.issuer, tokenId: principal.tokenId! },
+        verifier.acceptedUntil(principal)!
+      )
+      yield* TestClock.adjust("179 seconds")
+      expect(reasonOf(yield* Effect.exit(verifier.verify(token)))).toBe("revoked")
+      yield* TestClock.adjust("1 second")
+      expect(reasonOf(yield* Effect.exit(verifier.verify(token)))).toBe("expired")
+    }))
+
+  it.scoped("a token past its exp but inside the skew is served from the cache, up to the end of the skew", () =>
+    Effect.gen(function*() {
+      const { sign, verifier } = yield* setup()
+      const token = yield* sign({ jti: "late" }, { lifetimeSeconds: 60 })
+      yield* verifier.verify(token)
+      const before = yield* hits
+      yield* TestClock.adjust("61 seconds")
+      expect(reasonOf(yield* Effect.exit(verifier.verify(token)))).toBe("ok")
+      yield* TestClock.adjust(Duration.millis(28_999))
+      expect(reasonOf(yield* Effect.exit(verifier.verify(token)))).toBe("ok")
+      expect((yield* hits) - before).toBe(2)
+      // At exp + skew, the verifier and the cache refuse alike.
+      yield* TestClock.adjust(Duration.millis(1))
+      expect(reasonOf(yield* Effect.exit(verifier.verify(token)))).toBe("expired")
+      expect((yield* hits) - before).toBe(2)
+    }))
+
+  it.scoped("a skew of a fraction of a second ends acceptance exactly there, not at the next whole second", () =>
+    Effect.gen(function*() {
+      const { sign, verifier } = yield* setup({ clockSkew: "250 millis", cacheSize: 0 })
+      const token = yield* sign({ jti: "fraction" }, { lifetimeSeconds: 60 })
+      yield* TestClock.adjust(Duration.millis(60_249))
+      expect(reasonOf(yield* Effect.exit(verifier.verify(token)))).toBe("ok")
+      yield* TestClock.adjust(Duration.millis(1))
+      expect(reasonOf(yield* Effect.exit(verifier.verify(token)))).toBe("expired")
+    }))
+
+  it.scoped("a principal without a token id cannot be revoked, and says so", () =>
+    Effect.gen(function*() {
+      const { sign, verifier } = yield* setup()
+      const principal = yield* verifier.verify(yield* sign({ jti: undefined }))
+      const error = yield* Effect.flip(verifier.revoke(principal))
+      expect([error._tag, error.message]).toEqual([
+        "NotRevocable",
+        "the token carries no jti: a token is revoked by its issuer and jti"
+      ])
     }))
 })
 
