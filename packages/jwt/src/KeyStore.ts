@@ -3,11 +3,20 @@
  * a fiber forked into the layer's scope: closing the layer stops it.
  *
  * - Refreshes on an interval with jitter, following `Cache-Control: max-age`
- *   within bounds.
+ *   within bounds; each scheduled refresh is a fetch that begins on time.
  * - A token with an unknown `kid` triggers a refetch: single-flight (any
  *   number of concurrent callers share one request) and at most one per
  *   cooldown, failed fetches included, so a flood of random kids cannot
- *   hammer the endpoint; known keys keep verifying meanwhile.
+ *   hammer the endpoint; known keys keep verifying meanwhile. Only these
+ *   on-demand fetches (and the first one, at start-up) start the cooldown:
+ *   scheduled refreshes and `refresh` do not use up the budget.
+ * - So an issuer should publish a key before signing with it, by at least
+ *   the verifiers' refresh interval (the JWKS `max-age` within
+ *   `minRefreshInterval`..`maxRefreshInterval`; 5 minutes without one) plus
+ *   the fetch `timeout`: then the scheduled refresh has the key before the
+ *   first token of it, whatever a flood of random kids does to the budget.
+ *   A key retired from the set stops verifying at once, so it should stay
+ *   published until the last token it signed is past `exp` plus the skew.
  * - While the endpoint fails, the last good keys serve for `maxStale`; after
  *   that verification fails closed with `keys_unavailable`.
  * - Keys that leave the set stop verifying at once; listeners (the
@@ -45,7 +54,10 @@ export interface Options extends JwksSource.FetchOptions {
   readonly maxRefreshInterval?: Duration.DurationInput
   /** Fraction of the interval taken off at random, so fleets do not refresh in step. Default 0.1. */
   readonly jitter?: number
-  /** The least time between two fetches triggered by unknown kids or by failures. Default 30 seconds. */
+  /**
+   * The least time between two on-demand fetches (for unknown kids or a stale set), failed ones included; also the
+   * retry delay after a failed refresh. Scheduled refreshes do not count. Default 30 seconds.
+   */
   readonly cooldown?: Duration.DurationInput
   /** How long the last good keys serve after the last successful fetch. Default 1 hour. */
   readonly maxStale?: Duration.DurationInput
@@ -190,6 +202,7 @@ export const make = (
     /** Which entry handed out each `FoundKey`, for `isCurrent`. */
     const owners = new WeakMap<FoundKey, Entry>()
     let fetchedAt: number | undefined
+    /** When the last on-demand fetch began: the unknown-kid cooldown runs from there. */
     let lastAttempt: number | undefined
     let lastFailure: JwksSource.JwksFetchError | undefined
     let nextInterval = refreshInterval
@@ -200,7 +213,6 @@ export const make = (
 
     const fetchOnce = Effect.gen(function*() {
       count++
-      lastAttempt = yield* Clock.currentTimeMillis
       const fetched = yield* Effect.either(JwksSource.fetch(options.jwksUrl, options))
       if (Either.isLeft(fetched)) {
         lastFailure = fetched.left
@@ -261,14 +273,17 @@ export const make = (
     const survive = (fetch: Effect.Effect<void, JwksSource.JwksFetchError>) =>
       Effect.matchCause(fetch, { onFailure: () => false, onSuccess: () => true })
 
-    /** Fetches unless one happened within the cooldown. */
-    const fetchIfCool = Effect.flatMap(
-      Clock.currentTimeMillis,
-      (now) =>
-        flight.busy() || lastAttempt === undefined || now - lastAttempt >= cooldownMs ?
-          survive(shared) :
-          Effect.void
-    )
+    /**
+     * An on-demand fetch, for a token whose kid is unknown or whose set is stale: it joins a fetch under way, else
+     * fetches unless another on-demand fetch began within the cooldown (failed ones included). Only these use the
+     * budget: scheduled refreshes and `refresh` leave it to the tokens that need it.
+     */
+    const fetchIfCool = Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      if (flight.busy()) return survive(shared)
+      if (lastAttempt !== undefined && now - lastAttempt < cooldownMs) return Effect.void
+      lastAttempt = now
+      return survive(shared)
+    })
 
     /** The keys under the kid (or, without one, in the whole set) that fit the algorithm. */
     const lookup = (kid: string | undefined, alg: string): ReadonlyArray<Entry> =>
@@ -319,14 +334,21 @@ export const make = (
       })
 
     const retryDelay = Duration.min(Duration.millis(cooldownMs), refreshInterval)
-    /** Fetches, and says how long to wait for the next: the interval less some jitter, or the cooldown after a failure. */
+    /**
+     * A scheduled refresh: a fetch that begins now. One under way began earlier, perhaps before a key was
+     * published, so it is waited for, then another is made.
+     */
+    const scheduled = Effect.suspend(() => flight.busy() ? Effect.zipRight(survive(shared), shared) : shared)
+    /** Refreshes, and says how long to wait for the next: the interval less some jitter, or the cooldown after a failure. */
     const fetchThenDelay = Effect.flatMap(
-      survive(shared),
+      survive(scheduled),
       (ok) =>
         ok ? Effect.map(Random.next, (r) => Duration.times(nextInterval, 1 - jitter * r)) : Effect.succeed(retryDelay)
     )
 
     // The first fetch happens before the layer is ready; a failure is not fatal (tokens fail closed until it works).
+    // It opens the cooldown as an on-demand fetch would: the tokens that arrive first are what it is for.
+    lastAttempt = yield* Clock.currentTimeMillis
     const firstDelay = yield* fetchThenDelay
     yield* Effect.iterate(firstDelay, {
       while: () => true,

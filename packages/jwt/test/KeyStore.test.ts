@@ -327,6 +327,134 @@ describe("KeyStore: unknown kids", () => {
     }))
 })
 
+// --- rotation under a flood ------------------------------------------------------------
+
+describe("KeyStore: the unknown-kid budget is for unknown kids", () => {
+  it.scoped("a scheduled refresh leaves it alone: a key published just after one verifies at once", () =>
+    Effect.gen(function*() {
+      const old = yield* TokenIssuer.generateKey("ES256", "old")
+      const { keys, server, verifier } = yield* harness([old], {
+        refreshInterval: "1 minute",
+        cooldown: "30 seconds",
+        jitter: 0
+      })
+      yield* scheduledWithin(60_000, 60_000)
+      yield* TestClock.adjust("1 minute")
+      yield* eventually("the scheduled refresh", Effect.sync(() => server.requests() === 2))
+      yield* scheduledWithin(120_000, 120_000)
+
+      const next = yield* TokenIssuer.generateKey("ES256", "next")
+      server.serve(TokenIssuer.jwks([old, next]))
+      expect(reasonOf(yield* Effect.exit(verifier.verify(yield* sign(next))))).toBe("ok")
+      expect(server.requests()).toBe(3)
+      // That on-demand fetch does use the budget: another unknown kid within the cooldown asks nothing.
+      const stranger = yield* TokenIssuer.generateKey("ES256", "stranger")
+      expect(reasonOf(yield* Effect.exit(verifier.verify(yield* sign(stranger))))).toBe("unknown_key")
+      yield* quiet
+      expect(server.requests()).toBe(3)
+      expect((yield* keys.status).ids).toEqual(["old", "next"])
+    }))
+
+  it.scoped("a scheduled refresh that finds a fetch under way waits for it, then makes its own", () =>
+    Effect.gen(function*() {
+      const old = yield* TokenIssuer.generateKey("ES256", "old")
+      const { keys, server, verifier } = yield* harness([old], {
+        refreshInterval: "1 minute",
+        cooldown: "10 seconds",
+        timeout: "20 seconds",
+        jitter: 0
+      })
+      yield* TestClock.adjust("50 seconds")
+      // An on-demand fetch whose answer, the set as it was when asked, comes late.
+      server.behave({ _tag: "Slow", delayMs: 300, body: TokenIssuer.jwks([old]) })
+      const stranger = yield* sign(yield* TokenIssuer.generateKey("ES256", "stranger"))
+      const unknown = yield* Effect.fork(Effect.exit(verifier.verify(stranger)))
+      yield* eventually("the on-demand fetch", Effect.sync(() => server.requests() === 2))
+      const next = yield* TokenIssuer.generateKey("ES256", "next")
+      server.serve(TokenIssuer.jwks([old, next]))
+      // The refresh due at 60 s begins while that fetch is still out; it must not settle for its answer.
+      yield* TestClock.adjust("10 seconds")
+      expect(reasonOf(yield* Fiber.join(unknown))).toBe("unknown_key")
+      yield* eventually("the scheduled refresh's own fetch", Effect.map(keys.status, (s) => s.ids.includes("next")))
+      yield* quiet
+      expect(server.requests()).toBe(3)
+      expect(reasonOf(yield* Effect.exit(verifier.verify(yield* sign(next))))).toBe("ok")
+    }))
+
+  it.scoped(
+    "an issuer that publishes each key one refresh interval before signing with it: under a flood of random kids, " +
+      "no valid token is refused, and fetches stay within the schedule plus one per cooldown",
+    () =>
+      Effect.gen(function*() {
+        const intervalMs = 300_000
+        const cooldownMs = 30_000
+        const stepMs = 10_000
+        const rotationMs = 600_000
+        const rotations = 4
+        /** Each new key is published 10 s after a scheduled refresh, so only the next one can bring it. */
+        const publishAt = (i: number) => intervalMs + 10_000 + i * rotationMs
+        const elapsed = publishAt(rotations - 1) + intervalMs + 3 * stepMs
+        const first = yield* TokenIssuer.generateKey("ES256", "k0")
+        const { keys, server, verifier } = yield* harness([first], { cooldown: "30 seconds", jitter: 0 })
+        const strangerToken = yield* sign(yield* TokenIssuer.generateKey("ES256", "stranger"))
+
+        const published: Array<TokenIssuer.SigningKey> = [first]
+        let signing = first
+        /** Keys published, and when the issuer starts signing with them. */
+        const pending: Array<{ readonly key: TokenIssuer.SigningKey; readonly from: number }> = []
+        const refused: Array<string> = []
+        const floodOutcomes = new Set<string>()
+        let nextTick = intervalMs
+        let ticks = 0
+
+        for (let t = stepMs; t <= elapsed; t += stepMs) {
+          yield* TestClock.adjust(Duration.millis(stepMs))
+          if (t >= nextTick) {
+            // The scheduled refresh is done once the fiber sleeps until the next one.
+            nextTick += intervalMs
+            ticks++
+            yield* scheduledWithin(nextTick, nextTick)
+          }
+          // Just after a scheduled refresh, the worst moment: a new key, signed with one interval later.
+          if (t === publishAt(published.length - 1) && published.length <= rotations) {
+            const key = yield* TokenIssuer.generateKey("ES256", `k${published.length}`)
+            published.push(key)
+            // The key two generations back has long stopped signing: retire it.
+            const live = published.slice(-3)
+            server.serve(TokenIssuer.jwks(live))
+            pending.push({ key, from: t + intervalMs })
+          }
+          while (pending[0] !== undefined && pending[0].from <= t) signing = pending.shift()!.key
+
+          const flood = Array.from(
+            { length: 40 },
+            (_, i) => withHeaderKid(strangerToken, `random-${t}-${i}-${Math.random().toString(36).slice(2)}`)
+          )
+          const valid = yield* Effect.forEach(Array.from({ length: 3 }), () => sign(signing))
+          const [floodExits, validExits] = yield* Effect.all([
+            Effect.all(flood.map((token) => Effect.exit(verifier.verify(token))), { concurrency: "unbounded" }),
+            Effect.all(valid.map((token) => Effect.exit(verifier.verify(token))), { concurrency: "unbounded" })
+          ], { concurrency: "unbounded" })
+          for (const exit of floodExits) floodOutcomes.add(reasonOf(exit))
+          for (const exit of validExits) {
+            if (reasonOf(exit) !== "ok") refused.push(`${signing.kid} at ${t}: ${reasonOf(exit)}`)
+          }
+        }
+        yield* quiet
+
+        expect(signing.kid).toBe(`k${rotations}`)
+        expect(refused).toEqual([])
+        expect([...floodOutcomes]).toEqual(["unknown_key"])
+        const onDemand = server.requests() - 1 - ticks
+        expect(ticks).toBe(Math.floor(elapsed / intervalMs))
+        expect(onDemand).toBeGreaterThan(0)
+        expect(onDemand).toBeLessThanOrEqual(Math.floor(elapsed / cooldownMs) + 1)
+        expect((yield* keys.status).fetches).toBe(server.requests())
+      }),
+    120_000
+  )
+})
+
 // --- endpoint failures -----------------------------------------------------------
 
 interface FailureCase {
