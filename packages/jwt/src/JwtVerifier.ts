@@ -25,6 +25,7 @@ import type { UnauthenticatedReason } from "@warden/core/AuthError"
 import * as Claims from "@warden/core/Claims"
 import * as Metrics from "@warden/core/internal/metrics"
 import type { Principal } from "@warden/core/Principal"
+import * as Settings from "@warden/core/Settings"
 import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
@@ -35,7 +36,6 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
-import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as jose from "jose"
@@ -382,49 +382,61 @@ export const layer = (
   Layer.effect(JwtVerifier, make(options))
 
 /**
- * The verifier from configuration: `WARDEN_ISSUER` (comma-separated for
- * several), `WARDEN_AUDIENCE`, and optionally `WARDEN_JWT_ALGORITHMS`,
- * `WARDEN_JWT_TYPE` (`none` to accept any), `WARDEN_JWT_CLOCK_SKEW`,
- * `WARDEN_JWT_MAX_LIFETIME`, `WARDEN_JWT_MAX_BYTES`, `WARDEN_TENANT_CLAIM`,
- * `WARDEN_JWT_HMAC_SECRET` (redacted).
+ * The verifier's options from Warden's default names: `WARDEN_ISSUER`
+ * (comma-separated for several) and `WARDEN_AUDIENCE` (likewise), and, each
+ * optional, `WARDEN_JWT_ALGORITHMS`, `WARDEN_JWT_TYPE` (`none` to accept any),
+ * `WARDEN_JWT_CLOCK_SKEW`, `WARDEN_JWT_MAX_LIFETIME` (durations such as `30s`
+ * or `24h`), `WARDEN_JWT_MAX_BYTES`, `WARDEN_JWT_CACHE_SIZE`,
+ * `WARDEN_TENANT_CLAIM`, `WARDEN_TENANTS_CLAIM`, `WARDEN_PERMISSIONS_CLAIM`,
+ * `WARDEN_DENY_CLAIM`, `WARDEN_SCOPE_ARRAY_CLAIM` and `WARDEN_JWT_HMAC_SECRET`
+ * (redacted). What is unset keeps the default of `Options`.
+ *
+ * @since 0.2.0
+ * @category configuration
  */
-export const layerConfig: Layer.Layer<
-  JwtVerifier,
-  InvalidOptions | ConfigError.ConfigError,
-  KeyStore.KeyStore | RevocationStore
-> = Layer.unwrapEffect(
-  Effect.map(
-    Config.all({
-      issuers: Config.array(Config.string(), "WARDEN_ISSUER"),
-      audience: Config.array(Config.string(), "WARDEN_AUDIENCE"),
-      algorithms: Config.withDefault(Config.array(Config.string(), "WARDEN_JWT_ALGORITHMS"), [...defaultAlgorithms]),
-      type: Config.withDefault(Config.string("WARDEN_JWT_TYPE"), "at+jwt"),
-      clockSkew: Config.withDefault(Config.duration("WARDEN_JWT_CLOCK_SKEW"), Duration.seconds(30)),
-      maxLifetime: Config.withDefault(Config.duration("WARDEN_JWT_MAX_LIFETIME"), Duration.hours(24)),
-      maxTokenBytes: Config.withDefault(Config.integer("WARDEN_JWT_MAX_BYTES"), 8 * 1024),
-      tenantClaim: Config.withDefault(Config.string("WARDEN_TENANT_CLAIM"), "tid"),
-      hmacSecret: Config.option(Config.redacted("WARDEN_JWT_HMAC_SECRET"))
-    }),
-    (c) => {
-      const [issuer, ...issuers] = c.issuers
-      const [audience, ...audiences] = c.audience
-      if (issuer === undefined || audience === undefined) {
-        return Layer.fail(new InvalidOptions({ message: "WARDEN_ISSUER and WARDEN_AUDIENCE must not be empty" }))
-      }
-      return layer({
-        issuers: [issuer, ...issuers],
-        audience: [audience, ...audiences],
-        algorithms: c.algorithms as ReadonlyArray<Algorithm>,
-        type: c.type === "none" ? null : c.type,
-        clockSkew: c.clockSkew,
-        maxLifetime: c.maxLifetime,
-        maxTokenBytes: c.maxTokenBytes,
-        tenantClaim: c.tenantClaim,
-        ...(Option.isSome(c.hmacSecret) ? { hmacSecret: c.hmacSecret.value } : {})
-      })
-    }
-  )
+export const config: Config.Config<Options> = Config.zipWith(
+  Config.all({
+    issuers: Settings.nonEmptyArray(Config.nonEmptyString(), "WARDEN_ISSUER"),
+    audience: Settings.nonEmptyArray(Config.nonEmptyString(), "WARDEN_AUDIENCE")
+  }),
+  Settings.optional({
+    algorithms: Config.array(Config.literal(...algorithms)(), "WARDEN_JWT_ALGORITHMS"),
+    type: Config.map(Config.string("WARDEN_JWT_TYPE"), (type) => type === "none" ? null : type),
+    clockSkew: Settings.duration("WARDEN_JWT_CLOCK_SKEW"),
+    maxLifetime: Settings.duration("WARDEN_JWT_MAX_LIFETIME"),
+    maxTokenBytes: Config.integer("WARDEN_JWT_MAX_BYTES"),
+    cacheSize: Config.integer("WARDEN_JWT_CACHE_SIZE"),
+    tenantClaim: Config.string("WARDEN_TENANT_CLAIM"),
+    tenantsClaim: Config.string("WARDEN_TENANTS_CLAIM"),
+    permissionsClaim: Config.string("WARDEN_PERMISSIONS_CLAIM"),
+    denyClaim: Config.string("WARDEN_DENY_CLAIM"),
+    scopeArrayClaim: Config.string("WARDEN_SCOPE_ARRAY_CLAIM"),
+    hmacSecret: Config.redacted("WARDEN_JWT_HMAC_SECRET")
+  }),
+  (required, optional): Options => ({ ...optional, ...required })
 )
+
+/**
+ * The verifier from configuration: `config` (Warden's default names) unless
+ * told otherwise. Each option may be a `Config` of its own, so one process can
+ * configure two issuers under names of its choosing, or nest the defaults
+ * under a prefix.
+ *
+ * @since 0.1.0
+ * @category layers
+ * @example
+ * ```ts
+ * import { JwtVerifier } from "@warden/jwt"
+ * import * as Config from "effect/Config"
+ *
+ * // ORDERS_WARDEN_ISSUER, ORDERS_WARDEN_AUDIENCE, ...
+ * const orders = JwtVerifier.layerConfig(Config.nested(JwtVerifier.config, "ORDERS"))
+ * ```
+ */
+export const layerConfig = (
+  options: Config.Config.Wrap<Options> = config
+): Layer.Layer<JwtVerifier, InvalidOptions | ConfigError.ConfigError, KeyStore.KeyStore | RevocationStore> =>
+  Layer.unwrapEffect(Effect.map(Config.unwrap(options), layer))
 
 /** `Authenticator` backed by the verifier: plug it under Warden's RPC middlewares. */
 export const layerAuthenticator: Layer.Layer<Authenticator.Authenticator, never, JwtVerifier> = Layer.effect(

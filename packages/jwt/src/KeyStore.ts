@@ -31,8 +31,10 @@ import type * as HttpClient from "@effect/platform/HttpClient"
 import { Unauthenticated } from "@warden/core/AuthError"
 import * as Metrics from "@warden/core/internal/metrics"
 import * as SingleFlight from "@warden/core/internal/singleFlight"
+import * as Settings from "@warden/core/Settings"
 import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -381,24 +383,45 @@ export const layer = (options: Options): Layer.Layer<KeyStore, JwksSource.JwksFe
   Layer.scoped(KeyStore, make(options))
 
 /**
- * The key store from configuration: `WARDEN_JWKS_URL`, and optionally
- * `WARDEN_JWKS_ALLOW_INSECURE_LOOPBACK`, `WARDEN_JWKS_REFRESH_INTERVAL`,
- * `WARDEN_JWKS_COOLDOWN`, `WARDEN_JWKS_MAX_STALE`, `WARDEN_JWKS_TIMEOUT`.
+ * The key store's options from Warden's default names: `WARDEN_JWKS_URL`,
+ * and, each optional, `WARDEN_JWKS_ALLOW_INSECURE_LOOPBACK`,
+ * `WARDEN_JWKS_REFRESH_INTERVAL`, `WARDEN_JWKS_MIN_REFRESH_INTERVAL`,
+ * `WARDEN_JWKS_MAX_REFRESH_INTERVAL`, `WARDEN_JWKS_COOLDOWN`,
+ * `WARDEN_JWKS_MAX_STALE`, `WARDEN_JWKS_TIMEOUT` (durations such as `5m` or
+ * `30 seconds`), `WARDEN_JWKS_JITTER` (0 to 0.5) and `WARDEN_JWKS_MAX_BYTES`.
+ * What is unset keeps the default of `Options`.
+ *
+ * @since 0.2.0
+ * @category configuration
  */
-export const layerConfig: Layer.Layer<
-  KeyStore,
-  JwksSource.JwksFetchError | import("effect/ConfigError").ConfigError,
-  HttpClient.HttpClient
-> = Layer.unwrapEffect(
-  Effect.map(
-    Config.all({
-      jwksUrl: Config.string("WARDEN_JWKS_URL"),
-      allowInsecureLoopback: Config.withDefault(Config.boolean("WARDEN_JWKS_ALLOW_INSECURE_LOOPBACK"), false),
-      refreshInterval: Config.withDefault(Config.duration("WARDEN_JWKS_REFRESH_INTERVAL"), Duration.minutes(5)),
-      cooldown: Config.withDefault(Config.duration("WARDEN_JWKS_COOLDOWN"), Duration.seconds(30)),
-      maxStale: Config.withDefault(Config.duration("WARDEN_JWKS_MAX_STALE"), Duration.hours(1)),
-      timeout: Config.withDefault(Config.duration("WARDEN_JWKS_TIMEOUT"), Duration.seconds(5))
+export const config: Config.Config<Options> = Config.zipWith(
+  Config.nonEmptyString("WARDEN_JWKS_URL"),
+  Settings.optional({
+    allowInsecureLoopback: Config.boolean("WARDEN_JWKS_ALLOW_INSECURE_LOOPBACK"),
+    refreshInterval: Settings.duration("WARDEN_JWKS_REFRESH_INTERVAL"),
+    minRefreshInterval: Settings.duration("WARDEN_JWKS_MIN_REFRESH_INTERVAL"),
+    maxRefreshInterval: Settings.duration("WARDEN_JWKS_MAX_REFRESH_INTERVAL"),
+    jitter: Config.validate(Config.number("WARDEN_JWKS_JITTER"), {
+      message: "expected a fraction between 0 and 0.5",
+      validation: (jitter) => jitter >= 0 && jitter <= 0.5
     }),
-    layer
-  )
+    cooldown: Settings.duration("WARDEN_JWKS_COOLDOWN"),
+    maxStale: Settings.duration("WARDEN_JWKS_MAX_STALE"),
+    timeout: Settings.duration("WARDEN_JWKS_TIMEOUT"),
+    maxBytes: Config.integer("WARDEN_JWKS_MAX_BYTES")
+  }),
+  (jwksUrl, optional): Options => ({ jwksUrl, ...optional })
 )
+
+/**
+ * The key store from configuration: `config` (Warden's default names) unless
+ * told otherwise; each option may be a `Config` of its own, so one process can
+ * keep the keys of two issuers.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig = (
+  options: Config.Config.Wrap<Options> = config
+): Layer.Layer<KeyStore, JwksSource.JwksFetchError | ConfigError.ConfigError, HttpClient.HttpClient> =>
+  Layer.unwrapEffect(Effect.map(Config.unwrap(options), layer))
