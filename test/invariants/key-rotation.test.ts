@@ -11,9 +11,10 @@
  * - The store's set is the provider's published set as of the last
  *   successful fetch (`view`, at `fetchedAt`).
  * - A fetch happens on a verification whose set is stale (older than
- *   `maxStale`) or whose kid is not in it, unless one was attempted within
- *   the `cooldown` (failed attempts count); an explicit refresh always
- *   fetches. A fetch fails while the JWKS is down, keeping the old set.
+ *   `maxStale`) or whose kid is not in it, unless such an on-demand fetch
+ *   was attempted within the `cooldown` (failed attempts count); an explicit
+ *   refresh always fetches, and does not start the cooldown (only on-demand
+ *   fetches do). A fetch fails while the JWKS is down, keeping the old set.
  * - A verification is `keys_unavailable` if the set is still stale after
  *   that, `unknown_key` if the kid is still not in it, and succeeds
  *   otherwise.
@@ -62,6 +63,7 @@ interface Model {
   published: Array<string>
   view: ReadonlySet<string>
   fetchedAt: number
+  /** When the last on-demand fetch began. */
   lastAttempt: number
   fetches: number
   up: boolean
@@ -78,7 +80,6 @@ interface Real {
 type Services = TestIdentityProvider.TestIdentityProvider | JwtVerifier.JwtVerifier | KeyStore.KeyStore
 
 const fetch = (m: Model) => {
-  m.lastAttempt = m.now
   m.fetches++
   if (m.up) {
     m.view = new Set(m.published)
@@ -86,7 +87,10 @@ const fetch = (m: Model) => {
   }
 }
 const fetchIfCool = (m: Model) => {
-  if (m.now - m.lastAttempt >= cooldown) fetch(m)
+  if (m.now - m.lastAttempt >= cooldown) {
+    m.lastAttempt = m.now
+    fetch(m)
+  }
 }
 const fresh = (m: Model) => m.now - m.fetchedAt <= maxStale
 
@@ -206,10 +210,11 @@ const commands = FastCheck.commands([
 
 /**
  * One provider and verifier for the file, on the manual clock, brought to a
- * known state at the start of every run: the JWKS up and publishing one new
- * key only, and an explicit refresh (which fetches whatever the cooldown) so
- * the store holds exactly that key, fetched and attempted now. Tokens of
- * earlier runs are never verified again.
+ * known state at the start of every run: a cooldown's time on, so no
+ * on-demand fetch of an earlier run holds the budget; the JWKS up and
+ * publishing one new key only; and an explicit refresh (which fetches
+ * whatever the cooldown, and leaves it alone) so the store holds exactly that
+ * key, fetched now. Tokens of earlier runs are never verified again.
  */
 const System = Layer.scopedContext(
   Effect.withClock(
@@ -223,6 +228,7 @@ const System = Layer.scopedContext(
 )
 
 const start = Effect.gen(function*() {
+  now += cooldown
   const provider = yield* TestIdentityProvider.TestIdentityProvider
   const keys = yield* KeyStore.KeyStore
   yield* provider.setJwksAvailable(true)
@@ -235,7 +241,7 @@ const start = Effect.gen(function*() {
     published: [kid],
     view: new Set([kid]),
     fetchedAt: now,
-    lastAttempt: now,
+    lastAttempt: now - cooldown,
     fetches: (yield* keys.status).fetches,
     up: true,
     tokens: [kid]

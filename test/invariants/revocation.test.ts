@@ -11,7 +11,7 @@
  * not) and a second one made after the revocation.
  */
 import { expect, layer } from "@effect/vitest"
-import { JwtVerifier, RevocationStore } from "@warden/jwt"
+import { JwtVerifier } from "@warden/jwt"
 import { Arbitraries, Mutation, TestIdentityProvider, TokenRecipe } from "@warden/testing"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -34,13 +34,12 @@ layer(Kit)("invariant: revocation", (it) => {
     ([recipe, later]) =>
       Effect.gen(function*() {
         const verifier = yield* JwtVerifier.JwtVerifier
-        const revocations = yield* RevocationStore.RevocationStore
         const { token: reEncoded, valid } = yield* TokenRecipe.bake(recipe)
         const principal = yield* verifier.verify(valid)
         expect(principal.tokenId).not.toBeNull()
         expect(reasonOf(yield* Effect.exit(verifier.verify(reEncoded)))).toBe(expected(recipe.mutation, false))
 
-        yield* revocations.revoke({ issuer: principal.issuer, tokenId: principal.tokenId! }, principal.expiresAt!)
+        yield* Effect.orDie(verifier.revoke(principal))
         const afterwards = yield* Mutation.apply(valid, later)
         expect([
           reasonOf(yield* Effect.exit(verifier.verify(valid))),

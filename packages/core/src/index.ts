@@ -12,6 +12,7 @@ export * as Permission from "./Permission.js"
 export * as Policy from "./Policy.js"
 export * as Principal from "./Principal.js"
 export * as Scopes from "./Scopes.js"
+export * as Settings from "./Settings.js"
 export * as Tenant from "./Tenant.js"
 
 export { Forbidden, Unauthenticated } from "./AuthError.js"

@@ -16,6 +16,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
+import { createHash } from "node:crypto"
 
 /** Why a JWKS fetch failed. */
 export type FetchFailure = "insecure_url" | "timeout" | "transport" | "redirect" | "status" | "too_large" | "invalid"
@@ -45,10 +46,14 @@ export type PublicJwk = typeof PublicJwk.Type
 
 const privateMembers = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"] as const
 
-/** Why a key of a set was not taken. */
-export type Dropped = "private" | "not_for_signatures" | "unsupported"
+/**
+ * Why a key of a set was not taken (RFC 7517 §5: a key that cannot be used is
+ * ignored, the rest of the set still serves). `unidentifiable`: no `kid`, and
+ * no RFC 7638 thumbprint to name it by either (a required member is missing).
+ */
+export type Dropped = "private" | "not_for_signatures" | "unsupported" | "unidentifiable"
 
-/** A decoded key set: the usable keys, and how many were dropped and why. */
+/** A decoded key set: the usable keys (each named by `idOf`), and how many were dropped and why. */
 export interface KeySet {
   readonly keys: ReadonlyArray<PublicJwk>
   readonly dropped: ReadonlyArray<Dropped>
@@ -68,7 +73,32 @@ const usableExponent = (e: string | undefined): boolean => {
   return value >= 3n && value % 2n === 1n
 }
 
-/** Decodes a JWKS document, keeping only public keys usable to verify signatures. */
+/** The members an RFC 7638 thumbprint covers, by key type, in lexicographic order. */
+const thumbprintMembers = {
+  EC: ["crv", "kty", "x", "y"],
+  OKP: ["crv", "kty", "x"],
+  RSA: ["e", "kty", "n"]
+} as const
+
+/**
+ * What names a key in Warden: its `kid`, else `#` and its RFC 7638 SHA-256
+ * thumbprint; `undefined` when it has neither (a thumbprint member is missing).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export const idOf = (jwk: PublicJwk): string | undefined => {
+  if (jwk.kid !== undefined) return jwk.kid
+  const required: Record<string, string> = {}
+  for (const member of thumbprintMembers[jwk.kty]) {
+    const value = jwk[member]
+    if (value === undefined || value.length === 0) return undefined
+    required[member] = value
+  }
+  return `#${createHash("sha256").update(JSON.stringify(required)).digest("base64url")}`
+}
+
+/** Decodes a JWKS document, keeping only public keys usable to verify signatures and that can be named. */
 export const decode = (document: unknown, maxAgeSeconds?: number): Either.Either<KeySet, string> => {
   if (typeof document !== "object" || document === null || !Array.isArray((document as { keys?: unknown }).keys)) {
     return Either.left("the document is not a JWK Set (no 'keys' array)")
@@ -92,6 +122,10 @@ export const decode = (document: unknown, maxAgeSeconds?: number): Either.Either
     const { key_ops, use } = jwk.right
     if ((use !== undefined && use !== "sig") || (key_ops !== undefined && !key_ops.includes("verify"))) {
       dropped.push("not_for_signatures")
+      continue
+    }
+    if (idOf(jwk.right) === undefined) {
+      dropped.push("unidentifiable")
       continue
     }
     keys.push(jwk.right)

@@ -4,10 +4,16 @@
  *
  * Before jose: a length cap and the strict compact check (three canonical
  * base64url segments; header and claims strict JSON objects with no repeated
- * member). Then `jose.jwtVerify` with an algorithm allow-list, exact
+ * member), and every header member Warden or jose reads of its JSON type
+ * (`alg`, `kid`, `typ`, `cty` strings, `crit` an array of strings, `b64`
+ * absent or `true`). Then `jose.jwtVerify` with an algorithm allow-list, exact
  * issuer(s), audience, `typ` (`at+jwt` by default, RFC 9068), a required
  * `exp`, `nbf`, `iat` not in the future beyond the clock skew, and a maximum
  * lifetime. The Effect `Clock` is the time source, so `TestClock` controls it.
+ *
+ * A token is accepted strictly before `exp` plus the clock skew: one window,
+ * `acceptedUntil`, that the verified-token cache serves and `revoke` keeps a
+ * revocation for.
  * Every failure is `Unauthenticated` with a closed reason; hostile input is
  * never a defect.
  *
@@ -19,22 +25,24 @@ import type { UnauthenticatedReason } from "@warden/core/AuthError"
 import * as Claims from "@warden/core/Claims"
 import * as Metrics from "@warden/core/internal/metrics"
 import type { Principal } from "@warden/core/Principal"
+import * as Settings from "@warden/core/Settings"
 import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
+import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
-import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as jose from "jose"
 import * as Compact from "./internal/compact.js"
+import * as Header from "./internal/header.js"
 import { Lru } from "./internal/lru.js"
-import { KeyStore } from "./KeyStore.js"
+import * as KeyStore from "./KeyStore.js"
 import { RevocationStore } from "./RevocationStore.js"
 
 /** Asymmetric algorithms accepted by default. */
@@ -92,7 +100,28 @@ export class JwtVerifier extends Context.Tag("@warden/jwt/JwtVerifier")<JwtVerif
   readonly verify: (token: string) => Effect.Effect<Principal, Unauthenticated>
   /** How many verified tokens the cache holds. */
   readonly cached: Effect.Effect<number>
+  /**
+   * Until when (epoch seconds) the verifier accepts the principal's token: its `exp` plus the clock skew. The one
+   * acceptance window the verifier, its cache and a revocation all use. `null` for a principal without expiry.
+   *
+   * @since 0.2.0
+   */
+  readonly acceptedUntil: (principal: Principal) => number | null
+  /**
+   * Revokes the principal's token, by its issuer and `jti`, for as long as the verifier would accept it.
+   *
+   * @since 0.2.0
+   */
+  readonly revoke: (principal: Principal) => Effect.Effect<void, NotRevocable>
 }>() {}
+
+/**
+ * A principal whose token cannot be revoked: it carries no `jti` (or no `exp`).
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class NotRevocable extends Data.TaggedError("NotRevocable")<{ readonly message: string }> {}
 
 /** Options that cannot work: an HS* algorithm without a long enough secret, an empty allow-list. */
 export class InvalidOptions extends Schema.TaggedError<InvalidOptions>()("InvalidOptions", {
@@ -115,14 +144,48 @@ const verificationsBy = Metrics.taggedBy(verifications, "outcome")
 const fail = (reason: UnauthenticatedReason, description: string) =>
   Effect.fail(Unauthenticated.of(reason, description))
 
+/** The registered claims a JWT access token must carry well-formed (RFC 7519 §4.1, RFC 9068), and their types. */
+const registered: ReadonlyArray<readonly [claim: string, fits: (value: unknown) => boolean, expected: string]> = [
+  ["iss", (v) => typeof v === "string", "a string"],
+  [
+    "aud",
+    (v) => typeof v === "string" || (Array.isArray(v) && v.every((a) => typeof a === "string")),
+    "a string or an array of strings"
+  ],
+  ["exp", (v) => typeof v === "number", "a number"],
+  ["nbf", (v) => typeof v === "number", "a number"],
+  ["iat", (v) => typeof v === "number", "a number"],
+  ["sub", (v) => typeof v === "string", "a string"],
+  ["client_id", (v) => typeof v === "string", "a string"],
+  ["jti", (v) => typeof v === "string" && v.length >= 1 && v.length <= 256, "a string of 1 to 256 characters"],
+  ["scope", (v) => typeof v === "string", "a string"]
+]
+
+/** Which registered claim is missing or ill-typed, as a refusal; `undefined` when all are well-formed. */
+const registeredProblem = (claims: Readonly<Record<string, unknown>>): Unauthenticated | undefined => {
+  for (const [claim, fits, expected] of registered) {
+    const value = claims[claim]
+    if (value === undefined) {
+      if (claim === "iss" || claim === "aud" || claim === "exp") {
+        return Unauthenticated.of("claims", `the token has no '${claim}' claim`)
+      }
+    } else if (!fits(value)) {
+      return Unauthenticated.of("claims", `the '${claim}' claim must be ${expected}`)
+    }
+  }
+  return undefined
+}
+
 /** Maps jose's errors (and the TypeErrors and DOMExceptions under it) to a reason. */
-const fromJose = (error: unknown): Unauthenticated => {
+const fromJose = (type: string | null) => (error: unknown): Unauthenticated => {
   if (error instanceof jose.errors.JWTExpired) return Unauthenticated.of("expired", "the token has expired")
   if (error instanceof jose.errors.JWTClaimValidationFailed) {
     // Missing or ill-typed is a malformed claims set, whichever the claim: only a well-formed value that fails its
     // check (an issuer not accepted, an audience not ours, a time not reached) has a reason of its own.
-    if (error.reason !== "check_failed" || Either.isLeft(decodeClaims(error.payload))) {
-      return Unauthenticated.of("claims", "a required claim is missing or malformed")
+    const problem = registeredProblem(error.payload)
+    if (problem !== undefined) return problem
+    if (error.reason !== "check_failed") {
+      return Unauthenticated.of("claims", `the '${error.claim}' claim is missing or malformed`)
     }
     switch (error.claim) {
       case "iss":
@@ -134,9 +197,9 @@ const fromJose = (error: unknown): Unauthenticated => {
       case "iat":
         return Unauthenticated.of("not_yet_valid", "the token was issued in the future")
       case "typ":
-        return Unauthenticated.of("type", "the token's type is not accepted")
+        return Unauthenticated.of("type", `the token's type must be '${type}'`)
       default:
-        return Unauthenticated.of("claims", "a required claim is missing or malformed")
+        return Unauthenticated.of("claims", `the '${error.claim}' claim is not accepted`)
     }
   }
   if (error instanceof jose.errors.JWSSignatureVerificationFailed) {
@@ -157,33 +220,20 @@ const fromJose = (error: unknown): Unauthenticated => {
   return Unauthenticated.of("signature", "the token's signature could not be verified")
 }
 
-/** The registered claims a JWT access token must carry well-formed (RFC 7519 §4.1, RFC 9068). */
-const Registered = Schema.Struct({
-  iss: Schema.String,
-  aud: Schema.Union(Schema.String, Schema.Array(Schema.String)),
-  nbf: Schema.optional(Schema.Number),
-  iat: Schema.optional(Schema.Number),
-  sub: Schema.optional(Schema.String),
-  client_id: Schema.optional(Schema.String),
-  jti: Schema.optional(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(256))),
-  exp: Schema.Number,
-  scope: Schema.optional(Schema.String)
-})
-
-const decodeClaims = Schema.decodeUnknownEither(Registered)
-
 interface Cached {
   readonly principal: Principal
-  readonly expiresAtMs: number
-  readonly keyId: string
+  /** The end of the acceptance window, epoch ms: the entry serves strictly before it. */
+  readonly acceptedUntilMs: number
+  /** The exact key that verified the token: the entry serves only while that key is current. */
+  readonly found: KeyStore.FoundKey
 }
 
 /** Builds a verifier over a key store and a revocation store. */
 export const make = (
   options: Options
-): Effect.Effect<Context.Tag.Service<JwtVerifier>, InvalidOptions, KeyStore | RevocationStore> =>
+): Effect.Effect<Context.Tag.Service<JwtVerifier>, InvalidOptions, KeyStore.KeyStore | RevocationStore> =>
   Effect.gen(function*() {
-    const keys = yield* KeyStore
+    const keys = yield* KeyStore.KeyStore
     const revocations = yield* RevocationStore
     const algorithms = options.algorithms ?? defaultAlgorithms
     if (algorithms.length === 0) return yield* new InvalidOptions({ message: "the algorithm allow-list is empty" })
@@ -211,17 +261,33 @@ export const make = (
     const type = options.type === undefined ? "at+jwt" : options.type
     const audience = typeof options.audience === "string" ? [options.audience] : [...options.audience]
     const cache = (options.cacheSize ?? 10_000) > 0 ? new Lru<string, Cached>(options.cacheSize ?? 10_000) : undefined
-    if (cache !== undefined) keys.onRemoved((ids) => cache.deleteWhere((entry) => ids.includes(entry.keyId)))
+    // Entries of removed keys could never be served again (`isCurrent`): forgetting them frees their room at once.
+    if (cache !== undefined) keys.onRemoved((ids) => cache.deleteWhere((entry) => ids.includes(entry.found.id)))
+    const hmacKey: KeyStore.FoundKey | undefined = secret === undefined ? undefined : { id: "#hmac", key: secret }
 
-    const toPrincipal = (claims: Readonly<Record<string, unknown>>): Either.Either<Principal, Unauthenticated> =>
-      Either.isLeft(decodeClaims(claims)) ?
-        Either.left(
-          Unauthenticated.of(
-            "claims",
-            "the token's iss, aud, sub, client_id, jti, exp, nbf, iat or scope claim is malformed"
-          )
-        ) :
-        Claims.toPrincipal(claims, { ...options, authenticatedBy: "jwt" })
+    const toPrincipal = (claims: Readonly<Record<string, unknown>>): Either.Either<Principal, Unauthenticated> => {
+      const problem = registeredProblem(claims)
+      return problem === undefined ?
+        Claims.toPrincipal(claims, { ...options, authenticatedBy: "jwt" }) :
+        Either.left(problem)
+    }
+
+    const acceptedUntil = (principal: Principal): number | null =>
+      principal.expiresAt === null ? null : principal.expiresAt + skewSeconds
+
+    const revoke = (principal: Principal): Effect.Effect<void, NotRevocable> => {
+      const until = acceptedUntil(principal)
+      if (principal.tokenId === null || until === null) {
+        return Effect.fail(
+          new NotRevocable({
+            message: principal.tokenId === null ?
+              "the token carries no jti: a token is revoked by its issuer and jti" :
+              "the token carries no exp: a revocation needs an end"
+          })
+        )
+      }
+      return revocations.revoke({ issuer: principal.issuer, tokenId: principal.tokenId }, until)
+    }
 
     const checkRevoked = (principal: Principal) =>
       principal.tokenId === null ?
@@ -234,22 +300,23 @@ export const make = (
     const verifyFresh = (token: string, parts: Compact.Parts, nowMs: number) =>
       Effect.gen(function*() {
         const { header } = parts
-        const alg = header["alg"]
-        if (typeof alg !== "string" || !allowed.has(alg)) {
+        const problem = Header.check(header)
+        if (problem !== undefined) return yield* fail(problem.reason, problem.description)
+        // Each member read below has its type now (`Header.check`).
+        const alg = header["alg"] as string | undefined
+        if (alg === undefined || !allowed.has(alg)) {
           return yield* fail("algorithm", "the token's algorithm is not accepted")
         }
-        if (
-          header["cty"] !== undefined && String(header["cty"]).toUpperCase().replace(/^APPLICATION\//, "") === "JWT"
-        ) {
+        const cty = header["cty"] as string | undefined
+        if (cty !== undefined && cty.toUpperCase().replace(/^APPLICATION\//, "") === "JWT") {
           return yield* fail("malformed", "nested JWTs are not accepted")
         }
-        const kid = header["kid"]
-        if (kid !== undefined && (typeof kid !== "string" || kid.length === 0 || kid.length > 256)) {
-          return yield* fail("malformed", "the token's kid header is not a short string")
+        const kid = header["kid"] as string | undefined
+        if (kid !== undefined && (kid.length === 0 || kid.length > 256)) {
+          return yield* fail("malformed", "the token's 'kid' header must be 1 to 256 characters")
         }
-        const found = alg.startsWith("HS") ?
-          { id: "#hmac", key: secret! } :
-          yield* keys.find({ kid, alg })
+        // `allowed` holds HS* only when a secret is configured.
+        const found = alg.startsWith("HS") && hmacKey !== undefined ? hmacKey : yield* keys.find({ kid, alg })
         const verified = yield* Effect.tryPromise({
           try: () =>
             jose.jwtVerify(token, found.key, {
@@ -261,9 +328,11 @@ export const make = (
               requiredClaims: ["exp", "iss", "aud"],
               ...(type === null ? {} : { typ: type })
             }),
-          catch: fromJose
+          catch: fromJose(type)
         })
         const claims = verified.payload
+        // jose compares whole seconds; the window ends exactly at exp + skew, as the cache and revocations see it.
+        if (nowMs >= (claims.exp! + skewSeconds) * 1000) return yield* fail("expired", "the token has expired")
         const now = nowMs / 1000
         if (typeof claims.iat === "number" && claims.iat > now + skewSeconds) {
           return yield* fail("not_yet_valid", "the token was issued in the future")
@@ -273,7 +342,7 @@ export const make = (
           return yield* fail("lifetime", "the token's lifetime is longer than accepted")
         }
         const principal = yield* toPrincipal(parts.claims)
-        return { principal, keyId: found.id }
+        return { principal, found }
       })
 
     const verify = (token: string) =>
@@ -281,7 +350,7 @@ export const make = (
         const nowMs = yield* Clock.currentTimeMillis
         const hit = cache?.get(token)
         if (hit !== undefined) {
-          if (hit.expiresAtMs > nowMs && (hit.keyId === "#hmac" || keys.has(hit.keyId))) {
+          if (nowMs < hit.acceptedUntilMs && (hit.found === hmacKey || keys.isCurrent(hit.found))) {
             yield* Metric.increment(cacheLookupsBy("hit"))
             return yield* checkRevoked(hit.principal)
           }
@@ -290,9 +359,10 @@ export const make = (
         if (cache !== undefined) yield* Metric.increment(cacheLookupsBy("miss"))
         const parts = Compact.split(token, maxTokenBytes)
         if (Either.isLeft(parts)) return yield* fail(parts.left.reason, parts.left.description)
-        const { keyId, principal } = yield* verifyFresh(token, parts.right, nowMs)
+        const { found, principal } = yield* verifyFresh(token, parts.right, nowMs)
         yield* checkRevoked(principal)
-        cache?.set(token, { principal, keyId, expiresAtMs: principal.expiresAt! * 1000 })
+        // A verified JWT always has an exp; were it missing, the entry would never serve.
+        cache?.set(token, { principal, found, acceptedUntilMs: (acceptedUntil(principal) ?? 0) * 1000 })
         return principal
       }).pipe(
         Effect.tapBoth({
@@ -302,57 +372,71 @@ export const make = (
         Effect.withSpan("warden.jwt.verify", { captureStackTrace: false })
       )
 
-    return { verify, cached: Effect.sync(() => cache?.size ?? 0) }
+    return { verify, cached: Effect.sync(() => cache?.size ?? 0), acceptedUntil, revoke }
   })
 
 /** The verifier as a layer. */
-export const layer = (options: Options): Layer.Layer<JwtVerifier, InvalidOptions, KeyStore | RevocationStore> =>
+export const layer = (
+  options: Options
+): Layer.Layer<JwtVerifier, InvalidOptions, KeyStore.KeyStore | RevocationStore> =>
   Layer.effect(JwtVerifier, make(options))
 
 /**
- * The verifier from configuration: `WARDEN_ISSUER` (comma-separated for
- * several), `WARDEN_AUDIENCE`, and optionally `WARDEN_JWT_ALGORITHMS`,
- * `WARDEN_JWT_TYPE` (`none` to accept any), `WARDEN_JWT_CLOCK_SKEW`,
- * `WARDEN_JWT_MAX_LIFETIME`, `WARDEN_JWT_MAX_BYTES`, `WARDEN_TENANT_CLAIM`,
- * `WARDEN_JWT_HMAC_SECRET` (redacted).
+ * The verifier's options from Warden's default names: `WARDEN_ISSUER`
+ * (comma-separated for several) and `WARDEN_AUDIENCE` (likewise), and, each
+ * optional, `WARDEN_JWT_ALGORITHMS`, `WARDEN_JWT_TYPE` (`none` to accept any),
+ * `WARDEN_JWT_CLOCK_SKEW`, `WARDEN_JWT_MAX_LIFETIME` (durations such as `30s`
+ * or `24h`), `WARDEN_JWT_MAX_BYTES`, `WARDEN_JWT_CACHE_SIZE`,
+ * `WARDEN_TENANT_CLAIM`, `WARDEN_TENANTS_CLAIM`, `WARDEN_PERMISSIONS_CLAIM`,
+ * `WARDEN_DENY_CLAIM`, `WARDEN_SCOPE_ARRAY_CLAIM` and `WARDEN_JWT_HMAC_SECRET`
+ * (redacted). What is unset keeps the default of `Options`.
+ *
+ * @since 0.2.0
+ * @category configuration
  */
-export const layerConfig: Layer.Layer<
-  JwtVerifier,
-  InvalidOptions | ConfigError.ConfigError,
-  KeyStore | RevocationStore
-> = Layer.unwrapEffect(
-  Effect.map(
-    Config.all({
-      issuers: Config.array(Config.string(), "WARDEN_ISSUER"),
-      audience: Config.array(Config.string(), "WARDEN_AUDIENCE"),
-      algorithms: Config.withDefault(Config.array(Config.string(), "WARDEN_JWT_ALGORITHMS"), [...defaultAlgorithms]),
-      type: Config.withDefault(Config.string("WARDEN_JWT_TYPE"), "at+jwt"),
-      clockSkew: Config.withDefault(Config.duration("WARDEN_JWT_CLOCK_SKEW"), Duration.seconds(30)),
-      maxLifetime: Config.withDefault(Config.duration("WARDEN_JWT_MAX_LIFETIME"), Duration.hours(24)),
-      maxTokenBytes: Config.withDefault(Config.integer("WARDEN_JWT_MAX_BYTES"), 8 * 1024),
-      tenantClaim: Config.withDefault(Config.string("WARDEN_TENANT_CLAIM"), "tid"),
-      hmacSecret: Config.option(Config.redacted("WARDEN_JWT_HMAC_SECRET"))
-    }),
-    (c) => {
-      const [issuer, ...issuers] = c.issuers
-      const [audience, ...audiences] = c.audience
-      if (issuer === undefined || audience === undefined) {
-        return Layer.fail(new InvalidOptions({ message: "WARDEN_ISSUER and WARDEN_AUDIENCE must not be empty" }))
-      }
-      return layer({
-        issuers: [issuer, ...issuers],
-        audience: [audience, ...audiences],
-        algorithms: c.algorithms as ReadonlyArray<Algorithm>,
-        type: c.type === "none" ? null : c.type,
-        clockSkew: c.clockSkew,
-        maxLifetime: c.maxLifetime,
-        maxTokenBytes: c.maxTokenBytes,
-        tenantClaim: c.tenantClaim,
-        ...(Option.isSome(c.hmacSecret) ? { hmacSecret: c.hmacSecret.value } : {})
-      })
-    }
-  )
+export const config: Config.Config<Options> = Config.zipWith(
+  Config.all({
+    issuers: Settings.nonEmptyArray(Config.nonEmptyString(), "WARDEN_ISSUER"),
+    audience: Settings.nonEmptyArray(Config.nonEmptyString(), "WARDEN_AUDIENCE")
+  }),
+  Settings.optional({
+    algorithms: Config.array(Config.literal(...algorithms)(), "WARDEN_JWT_ALGORITHMS"),
+    type: Config.map(Config.string("WARDEN_JWT_TYPE"), (type) => type === "none" ? null : type),
+    clockSkew: Settings.duration("WARDEN_JWT_CLOCK_SKEW"),
+    maxLifetime: Settings.duration("WARDEN_JWT_MAX_LIFETIME"),
+    maxTokenBytes: Config.integer("WARDEN_JWT_MAX_BYTES"),
+    cacheSize: Config.integer("WARDEN_JWT_CACHE_SIZE"),
+    tenantClaim: Config.string("WARDEN_TENANT_CLAIM"),
+    tenantsClaim: Config.string("WARDEN_TENANTS_CLAIM"),
+    permissionsClaim: Config.string("WARDEN_PERMISSIONS_CLAIM"),
+    denyClaim: Config.string("WARDEN_DENY_CLAIM"),
+    scopeArrayClaim: Config.string("WARDEN_SCOPE_ARRAY_CLAIM"),
+    hmacSecret: Config.redacted("WARDEN_JWT_HMAC_SECRET")
+  }),
+  (required, optional): Options => ({ ...optional, ...required })
 )
+
+/**
+ * The verifier from configuration: `config` (Warden's default names) unless
+ * told otherwise. Each option may be a `Config` of its own, so one process can
+ * configure two issuers under names of its choosing, or nest the defaults
+ * under a prefix.
+ *
+ * @since 0.1.0
+ * @category layers
+ * @example
+ * ```ts
+ * import { JwtVerifier } from "@warden/jwt"
+ * import * as Config from "effect/Config"
+ *
+ * // ORDERS_WARDEN_ISSUER, ORDERS_WARDEN_AUDIENCE, ...
+ * const orders = JwtVerifier.layerConfig(Config.nested(JwtVerifier.config, "ORDERS"))
+ * ```
+ */
+export const layerConfig = (
+  options: Config.Config.Wrap<Options> = config
+): Layer.Layer<JwtVerifier, InvalidOptions | ConfigError.ConfigError, KeyStore.KeyStore | RevocationStore> =>
+  Layer.unwrapEffect(Effect.map(Config.unwrap(options), layer))
 
 /** `Authenticator` backed by the verifier: plug it under Warden's RPC middlewares. */
 export const layerAuthenticator: Layer.Layer<Authenticator.Authenticator, never, JwtVerifier> = Layer.effect(

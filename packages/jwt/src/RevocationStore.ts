@@ -3,7 +3,10 @@
  * signature can be re-encoded, so the token string is not an identity, while
  * the issuer and token id are covered by the signature.
  *
- * The interface is effectful so a shared store (Redis) can implement it.
+ * The interface is effectful so a shared store (Redis) can implement it. A
+ * store keeps a revocation until the `until` it was given, the end of the
+ * verifier's acceptance window (`exp` plus the clock skew): `JwtVerifier`'s
+ * `revoke` computes it, so an application never passes a bare `exp`.
  *
  * @since 0.1.0
  */
@@ -20,32 +23,37 @@ export interface TokenRef {
 
 /** Revocation lookups and writes. */
 export class RevocationStore extends Context.Tag("@warden/jwt/RevocationStore")<RevocationStore, {
-  /** Revokes a token until `expiresAt` (epoch seconds): after that it is rejected as expired anyway. */
-  readonly revoke: (token: TokenRef, expiresAt: number) => Effect.Effect<void>
+  /**
+   * Revokes a token until `until` (epoch seconds), which must be the end of the verifier's acceptance of it: its
+   * `exp` plus the clock skew, as `JwtVerifier`'s `acceptedUntil` gives it. After that it is refused as expired
+   * anyway; forgotten any sooner, it would be accepted again meanwhile. `JwtVerifier`'s `revoke` passes exactly
+   * that: prefer it.
+   */
+  readonly revoke: (token: TokenRef, until: number) => Effect.Effect<void>
   readonly isRevoked: (token: TokenRef) => Effect.Effect<boolean>
 }>() {}
 
 const keyOf = (token: TokenRef): string => `${token.issuer.length}:${token.issuer}${token.tokenId}`
 
 /**
- * An in-memory store. Entries are kept until the token's expiry and swept on
- * writes, so the store holds at most the tokens revoked and not yet expired.
+ * An in-memory store. Entries are kept until their `until` and swept on
+ * writes, so the store holds at most the tokens revoked and still accepted.
  */
 export const layerMemory: Layer.Layer<RevocationStore> = Layer.sync(RevocationStore, () => {
   const entries = new Map<string, number>()
   const sweep = (nowSeconds: number) => {
-    for (const [key, expiresAt] of entries) if (expiresAt <= nowSeconds) entries.delete(key)
+    for (const [key, until] of entries) if (until <= nowSeconds) entries.delete(key)
   }
   return {
-    revoke: (token, expiresAt) =>
+    revoke: (token, until) =>
       Effect.map(Clock.currentTimeMillis, (now) => {
         sweep(now / 1000)
-        entries.set(keyOf(token), expiresAt)
+        entries.set(keyOf(token), Math.max(until, entries.get(keyOf(token)) ?? until))
       }),
     isRevoked: (token) =>
       Effect.map(Clock.currentTimeMillis, (now) => {
-        const expiresAt = entries.get(keyOf(token))
-        return expiresAt !== undefined && expiresAt > now / 1000
+        const until = entries.get(keyOf(token))
+        return until !== undefined && until > now / 1000
       })
   }
 })

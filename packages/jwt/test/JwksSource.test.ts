@@ -13,6 +13,7 @@ import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import type * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
+import * as jose from "jose"
 import { createServer } from "node:http"
 import type { IncomingMessage, ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
@@ -75,6 +76,36 @@ describe("JwksSource.decode", () => {
         "unsupported"
       ])
       expect(decoded.right.maxAgeSeconds).toBe(60)
+    }))
+
+  it.effect("a key with no kid is named by its RFC 7638 thumbprint; one whose thumbprint cannot be computed is dropped", () =>
+    Effect.gen(function*() {
+      const ec = yield* TokenIssuer.generateKey("ES256")
+      const ed = yield* TokenIssuer.generateKey("EdDSA")
+      const rsa = yield* TokenIssuer.generateKey("RS256")
+      const { kid: _ec, ...ecNoKid } = ec.publicJwk
+      const { kid: _ed, ...edNoKid } = ed.publicJwk
+      const { kid: _rsa, ...rsaNoKid } = rsa.publicJwk
+      const decoded = JwksSource.decode({
+        keys: [
+          ecNoKid,
+          edNoKid,
+          rsaNoKid,
+          { kty: "EC", crv: "P-256" },
+          { kty: "EC", crv: "P-256", x: ecNoKid.x, y: "" },
+          { kty: "OKP", crv: "Ed25519" },
+          { kty: "RSA", e: "AQAB" },
+          { kty: "EC", kid: "named", crv: "P-256" }
+        ]
+      })
+      expect(Either.isRight(decoded)).toBe(true)
+      if (Either.isLeft(decoded)) return
+      const ids = decoded.right.keys.map(JwksSource.idOf)
+      const thumbprints = yield* Effect.promise(() =>
+        Promise.all([ecNoKid, edNoKid, rsaNoKid].map((jwk) => jose.calculateJwkThumbprint(jwk)))
+      )
+      expect(ids).toEqual([...thumbprints.map((t) => `#${t}`), "named"])
+      expect(decoded.right.dropped).toEqual(["unidentifiable", "unidentifiable", "unidentifiable", "unidentifiable"])
     }))
 
   it.effect("Cache-Control: only a max-age directive of up to nine digits counts", () =>

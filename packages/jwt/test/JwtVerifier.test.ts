@@ -1,10 +1,16 @@
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import type * as HttpClient from "@effect/platform/HttpClient"
 import { describe, expect, it } from "@effect/vitest"
+import { Settings } from "@warden/core"
 import { JwtVerifier, KeyStore, RevocationStore, TokenIssuer } from "@warden/jwt"
+import * as Config from "effect/Config"
 import * as ConfigProvider from "effect/ConfigProvider"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
 import * as Redacted from "effect/Redacted"
 import * as TestClock from "effect/TestClock"
 import { JwksServer } from "./support/jwksServer.js"
@@ -58,6 +64,39 @@ describe("JwtVerifier", () => {
       expect(reasonOf(yield* Effect.exit(verifier.verify("x".repeat(9000))))).toBe("too_large")
     }))
 
+  it.scoped("a refusal names what was wrong: the accepted type, the claim and the type it must have", () =>
+    Effect.gen(function*() {
+      const { sign, verifier } = yield* setup()
+      const told = (token: string) =>
+        Effect.map(
+          Effect.flip(verifier.verify(token)),
+          (e): readonly [string, string] => [e.reason, e.description]
+        )
+      const cases: Array<[Effect.Effect<string>, string, string]> = [
+        [sign({}, { header: { typ: "JWT" } }), "type", "the token's type must be 'at+jwt'"],
+        [sign({ exp: "300" }), "claims", "the 'exp' claim must be a number"],
+        [sign({ exp: null }), "claims", "the 'exp' claim must be a number"],
+        [sign({ exp: undefined }), "claims", "the token has no 'exp' claim"],
+        [sign({ nbf: "0" }), "claims", "the 'nbf' claim must be a number"],
+        [sign({ iat: true }), "claims", "the 'iat' claim must be a number"],
+        [sign({ iss: 42 }), "claims", "the 'iss' claim must be a string"],
+        [sign({ iss: undefined }), "claims", "the token has no 'iss' claim"],
+        [sign({ aud: 42 }), "claims", "the 'aud' claim must be a string or an array of strings"],
+        [
+          sign({ aud: ["https://inventory.test", 1] }),
+          "claims",
+          "the 'aud' claim must be a string or an array of strings"
+        ],
+        [sign({ sub: 42 }), "claims", "the 'sub' claim must be a string"],
+        [sign({ client_id: [] }), "claims", "the 'client_id' claim must be a string"],
+        [sign({ jti: "" }), "claims", "the 'jti' claim must be a string of 1 to 256 characters"],
+        [sign({ scope: 1 }), "claims", "the 'scope' claim must be a string"]
+      ]
+      for (const [token, reason, description] of cases) {
+        expect(yield* told(yield* token)).toEqual([reason, description])
+      }
+    }))
+
   it.scoped("a revoked token stays revoked on the cached path", () =>
     Effect.gen(function*() {
       const { revocations, sign, verifier } = yield* setup()
@@ -106,6 +145,81 @@ describe("the verified-token cache", () => {
     }))
 })
 
+describe("one acceptance window: exp plus the clock skew, for the verifier, the cache and revocation", () => {
+  const hits = Metric.value(Metric.tagged(JwtVerifier.metrics.cacheLookups, "result", "hit")).pipe(
+    Effect.map((state) => state.count)
+  )
+
+  it.scoped("a revoked token stays refused past its exp, while the skew still accepts it", () =>
+    Effect.gen(function*() {
+      const { sign, verifier } = yield* setup()
+      const token = yield* sign({ jti: "revoked-late" }, { lifetimeSeconds: 60 })
+      const principal = yield* verifier.verify(token)
+      expect(verifier.acceptedUntil(principal)).toBe(principal.expiresAt! + 30)
+      yield* verifier.revoke(principal)
+      yield* TestClock.adjust("61 seconds")
+      expect(reasonOf(yield* Effect.exit(verifier.verify(token)))).toBe("revoked")
+      // Up to the last second the skew accepts it.
+      yield* TestClock.adjust("28 seconds")
+      expect(reasonOf(yield* Effect.exit(verifier.verify(token)))).toBe("revoked")
+      yield* TestClock.adjust("1 second")
+      expect(reasonOf(yield* Effect.exit(verifier.verify(token)))).toBe("expired")
+    }))
+
+  it.scoped("a revocation written to the store until acceptedUntil holds as long", () =>
+    Effect.gen(function*() {
+      const { revocations, sign, verifier } = yield* setup({ clockSkew: "2 minutes" })
+      const token = yield* sign({ jti: "revoked-by-store" }, { lifetimeSeconds: 60 })
+      const principal = yield* verifier.verify(token)
+      yield* revocations.revoke(
+        { issuer: principal.issuer, tokenId: principal.tokenId! },
+        verifier.acceptedUntil(principal)!
+      )
+      yield* TestClock.adjust("179 seconds")
+      expect(reasonOf(yield* Effect.exit(verifier.verify(token)))).toBe("revoked")
+      yield* TestClock.adjust("1 second")
+      expect(reasonOf(yield* Effect.exit(verifier.verify(token)))).toBe("expired")
+    }))
+
+  it.scoped("a token past its exp but inside the skew is served from the cache, up to the end of the skew", () =>
+    Effect.gen(function*() {
+      const { sign, verifier } = yield* setup()
+      const token = yield* sign({ jti: "late" }, { lifetimeSeconds: 60 })
+      yield* verifier.verify(token)
+      const before = yield* hits
+      yield* TestClock.adjust("61 seconds")
+      expect(reasonOf(yield* Effect.exit(verifier.verify(token)))).toBe("ok")
+      yield* TestClock.adjust(Duration.millis(28_999))
+      expect(reasonOf(yield* Effect.exit(verifier.verify(token)))).toBe("ok")
+      expect((yield* hits) - before).toBe(2)
+      // At exp + skew, the verifier and the cache refuse alike.
+      yield* TestClock.adjust(Duration.millis(1))
+      expect(reasonOf(yield* Effect.exit(verifier.verify(token)))).toBe("expired")
+      expect((yield* hits) - before).toBe(2)
+    }))
+
+  it.scoped("a skew of a fraction of a second ends acceptance exactly there, not at the next whole second", () =>
+    Effect.gen(function*() {
+      const { sign, verifier } = yield* setup({ clockSkew: "250 millis", cacheSize: 0 })
+      const token = yield* sign({ jti: "fraction" }, { lifetimeSeconds: 60 })
+      yield* TestClock.adjust(Duration.millis(60_249))
+      expect(reasonOf(yield* Effect.exit(verifier.verify(token)))).toBe("ok")
+      yield* TestClock.adjust(Duration.millis(1))
+      expect(reasonOf(yield* Effect.exit(verifier.verify(token)))).toBe("expired")
+    }))
+
+  it.scoped("a principal without a token id cannot be revoked, and says so", () =>
+    Effect.gen(function*() {
+      const { sign, verifier } = yield* setup()
+      const principal = yield* verifier.verify(yield* sign({ jti: undefined }))
+      const error = yield* Effect.flip(verifier.revoke(principal))
+      expect([error._tag, error.message]).toEqual([
+        "NotRevocable",
+        "the token carries no jti: a token is revoked by its issuer and jti"
+      ])
+    }))
+})
+
 describe("configuration", () => {
   it.scoped("reads WARDEN_* settings through Effect Config", () =>
     Effect.gen(function*() {
@@ -123,8 +237,8 @@ describe("configuration", () => {
         ])
       )
       const context = yield* Layer.build(
-        JwtVerifier.layerConfig.pipe(
-          Layer.provide(KeyStore.layerConfig),
+        JwtVerifier.layerConfig().pipe(
+          Layer.provide(KeyStore.layerConfig()),
           Layer.provide(RevocationStore.layerMemory),
           Layer.provide(NodeHttpClient.layerUndici),
           Layer.provide(Layer.setConfigProvider(config))
@@ -140,6 +254,161 @@ describe("configuration", () => {
         verifier.verify(yield* TokenIssuer.sign(key, { ...claims, iss: "https://c.test" }))
       )
       expect(reasonOf(exit)).toBe("issuer")
+    }))
+
+  const fromMap = (entries: ReadonlyArray<readonly [string, string]>) => ConfigProvider.fromMap(new Map(entries))
+  const load = <A>(config: Config.Config<A>, entries: ReadonlyArray<readonly [string, string]>) =>
+    Effect.either(Effect.withConfigProvider(config, fromMap(entries)))
+
+  it.effect("every verifier option round-trips from its WARDEN_* name", () =>
+    Effect.gen(function*() {
+      const secret = "s".repeat(32)
+      const options = yield* Effect.withConfigProvider(
+        JwtVerifier.config,
+        fromMap([
+          ["WARDEN_ISSUER", "https://a.test,https://b.test"],
+          ["WARDEN_AUDIENCE", "inventory,api://inventory"],
+          ["WARDEN_JWT_ALGORITHMS", "ES256,HS256"],
+          ["WARDEN_JWT_TYPE", "none"],
+          ["WARDEN_JWT_CLOCK_SKEW", "10s"],
+          ["WARDEN_JWT_MAX_LIFETIME", "1h"],
+          ["WARDEN_JWT_MAX_BYTES", "4096"],
+          ["WARDEN_JWT_CACHE_SIZE", "50"],
+          ["WARDEN_TENANT_CLAIM", "org"],
+          ["WARDEN_TENANTS_CLAIM", "orgs"],
+          ["WARDEN_PERMISSIONS_CLAIM", "perms"],
+          ["WARDEN_DENY_CLAIM", "denied"],
+          ["WARDEN_SCOPE_ARRAY_CLAIM", "scp"],
+          ["WARDEN_JWT_HMAC_SECRET", secret]
+        ])
+      )
+      const { hmacSecret, ...rest } = options
+      expect(rest).toEqual({
+        issuers: ["https://a.test", "https://b.test"],
+        audience: ["inventory", "api://inventory"],
+        algorithms: ["ES256", "HS256"],
+        type: null,
+        clockSkew: Duration.seconds(10),
+        maxLifetime: Duration.hours(1),
+        maxTokenBytes: 4096,
+        cacheSize: 50,
+        tenantClaim: "org",
+        tenantsClaim: "orgs",
+        permissionsClaim: "perms",
+        denyClaim: "denied",
+        scopeArrayClaim: "scp"
+      })
+      expect(hmacSecret === undefined ? undefined : Redacted.value(hmacSecret)).toBe(secret)
+      // Only what is set: the rest keeps the verifier's defaults.
+      const least = yield* Effect.withConfigProvider(
+        JwtVerifier.config,
+        fromMap([["WARDEN_ISSUER", "https://a.test"], ["WARDEN_AUDIENCE", "inventory"], ["WARDEN_JWT_TYPE", "JWT"]])
+      )
+      expect(least).toEqual({ issuers: ["https://a.test"], audience: ["inventory"], type: "JWT" })
+    }))
+
+  it.effect("every key store option round-trips from its WARDEN_JWKS_* name", () =>
+    Effect.gen(function*() {
+      const options = yield* Effect.withConfigProvider(
+        KeyStore.config,
+        fromMap([
+          ["WARDEN_JWKS_URL", "https://identity.test/jwks"],
+          ["WARDEN_JWKS_ALLOW_INSECURE_LOOPBACK", "true"],
+          ["WARDEN_JWKS_REFRESH_INTERVAL", "5m"],
+          ["WARDEN_JWKS_MIN_REFRESH_INTERVAL", "30s"],
+          ["WARDEN_JWKS_MAX_REFRESH_INTERVAL", "2 hours"],
+          ["WARDEN_JWKS_JITTER", "0.2"],
+          ["WARDEN_JWKS_COOLDOWN", "15s"],
+          ["WARDEN_JWKS_MAX_STALE", "1d"],
+          ["WARDEN_JWKS_TIMEOUT", "250ms"],
+          ["WARDEN_JWKS_MAX_BYTES", "65536"]
+        ])
+      )
+      expect(options).toEqual({
+        jwksUrl: "https://identity.test/jwks",
+        allowInsecureLoopback: true,
+        refreshInterval: Duration.minutes(5),
+        minRefreshInterval: Duration.seconds(30),
+        maxRefreshInterval: Duration.hours(2),
+        jitter: 0.2,
+        cooldown: Duration.seconds(15),
+        maxStale: Duration.days(1),
+        timeout: Duration.millis(250),
+        maxBytes: 65_536
+      })
+      expect(yield* Effect.withConfigProvider(KeyStore.config, fromMap([["WARDEN_JWKS_URL", "https://i.test/jwks"]])))
+        .toEqual({ jwksUrl: "https://i.test/jwks" })
+    }))
+
+  it.effect("a malformed setting is a ConfigError that says what is accepted", () =>
+    Effect.gen(function*() {
+      const required = [["WARDEN_ISSUER", "https://a.test"], ["WARDEN_AUDIENCE", "inventory"]] as const
+      const cases: ReadonlyArray<readonly [Config.Config<unknown>, readonly [string, string], string]> = [
+        [JwtVerifier.config, ["WARDEN_JWT_CLOCK_SKEW", "soon"], Settings.durationFormats],
+        [JwtVerifier.config, ["WARDEN_JWT_MAX_LIFETIME", "24"], Settings.durationFormats],
+        [JwtVerifier.config, ["WARDEN_JWT_ALGORITHMS", "ES256,none"], "RS256"],
+        [JwtVerifier.config, ["WARDEN_ISSUER", ""], "WARDEN_ISSUER"],
+        [KeyStore.config, ["WARDEN_JWKS_COOLDOWN", "30"], Settings.durationFormats],
+        [KeyStore.config, ["WARDEN_JWKS_JITTER", "0.7"], "between 0 and 0.5"]
+      ]
+      for (const [config, entry, says] of cases) {
+        const result = yield* load(config, [...required, ["WARDEN_JWKS_URL", "https://i.test/jwks"], entry])
+        expect([entry, Either.isLeft(result) && String(result.left).includes(says)]).toEqual([entry, true])
+        expect([entry, Either.isLeft(result) && String(result.left).includes(entry[0])]).toEqual([entry, true])
+      }
+    }))
+
+  it.scoped("two issuers in one process: each verifier from its own names", () =>
+    Effect.gen(function*() {
+      const server = yield* JwksServer
+      const key = yield* TokenIssuer.generateKey("ES256")
+      server.serve(TokenIssuer.jwks([key]))
+      // As the environment provider does, a nested name joins its prefix with "_".
+      const provider = ConfigProvider.fromMap(
+        new Map([
+          ["ORDERS_WARDEN_ISSUER", "https://orders-identity.test"],
+          ["ORDERS_WARDEN_AUDIENCE", "orders"],
+          ["ORDERS_WARDEN_JWKS_URL", server.url],
+          ["ORDERS_WARDEN_JWKS_ALLOW_INSECURE_LOOPBACK", "true"],
+          ["BILLING_ISSUER", "https://billing-identity.test"],
+          ["BILLING_AUDIENCE", "billing"],
+          ["BILLING_SKEW", "0s"],
+          ["BILLING_JWKS", server.url]
+        ]),
+        { pathDelim: "_" }
+      )
+      const build = (
+        verifier: Layer.Layer<JwtVerifier.JwtVerifier, unknown, KeyStore.KeyStore | RevocationStore.RevocationStore>,
+        keys: Layer.Layer<KeyStore.KeyStore, unknown, HttpClient.HttpClient>
+      ) =>
+        Layer.build(
+          verifier.pipe(
+            Layer.provide(keys),
+            Layer.provide(RevocationStore.layerMemory),
+            Layer.provide(NodeHttpClient.layerUndici),
+            Layer.provide(Layer.setConfigProvider(provider))
+          )
+        ).pipe(Effect.flatMap((context) => Effect.provide(JwtVerifier.JwtVerifier, context)))
+      // The default names under a prefix, and names of the caller's own choosing.
+      const orders = yield* build(
+        JwtVerifier.layerConfig(Config.nested(JwtVerifier.config, "ORDERS")),
+        KeyStore.layerConfig(Config.nested(KeyStore.config, "ORDERS"))
+      )
+      const billing = yield* build(
+        JwtVerifier.layerConfig({
+          issuers: Settings.nonEmptyArray(Config.string(), "BILLING_ISSUER"),
+          audience: Config.string("BILLING_AUDIENCE"),
+          clockSkew: Settings.duration("BILLING_SKEW")
+        }),
+        KeyStore.layerConfig({ jwksUrl: Config.string("BILLING_JWKS"), allowInsecureLoopback: Config.succeed(true) })
+      )
+      const token = (iss: string, aud: string) => TokenIssuer.sign(key, { iss, aud, sub: "alice", tid: "acme" })
+      const ordersToken = yield* token("https://orders-identity.test", "orders")
+      const billingToken = yield* token("https://billing-identity.test", "billing")
+      expect(reasonOf(yield* Effect.exit(orders.verify(ordersToken)))).toBe("ok")
+      expect(reasonOf(yield* Effect.exit(orders.verify(billingToken)))).toBe("issuer")
+      expect(reasonOf(yield* Effect.exit(billing.verify(billingToken)))).toBe("ok")
+      expect(reasonOf(yield* Effect.exit(billing.verify(ordersToken)))).toBe("issuer")
     }))
 
   it.effect("refuses HS256 without a secret of at least 32 bytes, and an empty or unknown allow-list", () =>

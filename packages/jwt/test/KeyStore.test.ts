@@ -7,6 +7,7 @@
  * fetch, the tests wait for it in real time with bounded polls.
  */
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import * as HttpClient from "@effect/platform/HttpClient"
 import { describe, expect, it } from "@effect/vitest"
 import { JwksSource, JwtVerifier, KeyStore, RevocationStore, TokenIssuer } from "@warden/jwt"
 import * as Chunk from "effect/Chunk"
@@ -326,6 +327,134 @@ describe("KeyStore: unknown kids", () => {
     }))
 })
 
+// --- rotation under a flood ------------------------------------------------------------
+
+describe("KeyStore: the unknown-kid budget is for unknown kids", () => {
+  it.scoped("a scheduled refresh leaves it alone: a key published just after one verifies at once", () =>
+    Effect.gen(function*() {
+      const old = yield* TokenIssuer.generateKey("ES256", "old")
+      const { keys, server, verifier } = yield* harness([old], {
+        refreshInterval: "1 minute",
+        cooldown: "30 seconds",
+        jitter: 0
+      })
+      yield* scheduledWithin(60_000, 60_000)
+      yield* TestClock.adjust("1 minute")
+      yield* eventually("the scheduled refresh", Effect.sync(() => server.requests() === 2))
+      yield* scheduledWithin(120_000, 120_000)
+
+      const next = yield* TokenIssuer.generateKey("ES256", "next")
+      server.serve(TokenIssuer.jwks([old, next]))
+      expect(reasonOf(yield* Effect.exit(verifier.verify(yield* sign(next))))).toBe("ok")
+      expect(server.requests()).toBe(3)
+      // That on-demand fetch does use the budget: another unknown kid within the cooldown asks nothing.
+      const stranger = yield* TokenIssuer.generateKey("ES256", "stranger")
+      expect(reasonOf(yield* Effect.exit(verifier.verify(yield* sign(stranger))))).toBe("unknown_key")
+      yield* quiet
+      expect(server.requests()).toBe(3)
+      expect((yield* keys.status).ids).toEqual(["old", "next"])
+    }))
+
+  it.scoped("a scheduled refresh that finds a fetch under way waits for it, then makes its own", () =>
+    Effect.gen(function*() {
+      const old = yield* TokenIssuer.generateKey("ES256", "old")
+      const { keys, server, verifier } = yield* harness([old], {
+        refreshInterval: "1 minute",
+        cooldown: "10 seconds",
+        timeout: "20 seconds",
+        jitter: 0
+      })
+      yield* TestClock.adjust("50 seconds")
+      // An on-demand fetch whose answer, the set as it was when asked, comes late.
+      server.behave({ _tag: "Slow", delayMs: 300, body: TokenIssuer.jwks([old]) })
+      const stranger = yield* sign(yield* TokenIssuer.generateKey("ES256", "stranger"))
+      const unknown = yield* Effect.fork(Effect.exit(verifier.verify(stranger)))
+      yield* eventually("the on-demand fetch", Effect.sync(() => server.requests() === 2))
+      const next = yield* TokenIssuer.generateKey("ES256", "next")
+      server.serve(TokenIssuer.jwks([old, next]))
+      // The refresh due at 60 s begins while that fetch is still out; it must not settle for its answer.
+      yield* TestClock.adjust("10 seconds")
+      expect(reasonOf(yield* Fiber.join(unknown))).toBe("unknown_key")
+      yield* eventually("the scheduled refresh's own fetch", Effect.map(keys.status, (s) => s.ids.includes("next")))
+      yield* quiet
+      expect(server.requests()).toBe(3)
+      expect(reasonOf(yield* Effect.exit(verifier.verify(yield* sign(next))))).toBe("ok")
+    }))
+
+  it.scoped(
+    "an issuer that publishes each key one refresh interval before signing with it: under a flood of random kids, " +
+      "no valid token is refused, and fetches stay within the schedule plus one per cooldown",
+    () =>
+      Effect.gen(function*() {
+        const intervalMs = 300_000
+        const cooldownMs = 30_000
+        const stepMs = 10_000
+        const rotationMs = 600_000
+        const rotations = 4
+        /** Each new key is published 10 s after a scheduled refresh, so only the next one can bring it. */
+        const publishAt = (i: number) => intervalMs + 10_000 + i * rotationMs
+        const elapsed = publishAt(rotations - 1) + intervalMs + 3 * stepMs
+        const first = yield* TokenIssuer.generateKey("ES256", "k0")
+        const { keys, server, verifier } = yield* harness([first], { cooldown: "30 seconds", jitter: 0 })
+        const strangerToken = yield* sign(yield* TokenIssuer.generateKey("ES256", "stranger"))
+
+        const published: Array<TokenIssuer.SigningKey> = [first]
+        let signing = first
+        /** Keys published, and when the issuer starts signing with them. */
+        const pending: Array<{ readonly key: TokenIssuer.SigningKey; readonly from: number }> = []
+        const refused: Array<string> = []
+        const floodOutcomes = new Set<string>()
+        let nextTick = intervalMs
+        let ticks = 0
+
+        for (let t = stepMs; t <= elapsed; t += stepMs) {
+          yield* TestClock.adjust(Duration.millis(stepMs))
+          if (t >= nextTick) {
+            // The scheduled refresh is done once the fiber sleeps until the next one.
+            nextTick += intervalMs
+            ticks++
+            yield* scheduledWithin(nextTick, nextTick)
+          }
+          // Just after a scheduled refresh, the worst moment: a new key, signed with one interval later.
+          if (t === publishAt(published.length - 1) && published.length <= rotations) {
+            const key = yield* TokenIssuer.generateKey("ES256", `k${published.length}`)
+            published.push(key)
+            // The key two generations back has long stopped signing: retire it.
+            const live = published.slice(-3)
+            server.serve(TokenIssuer.jwks(live))
+            pending.push({ key, from: t + intervalMs })
+          }
+          while (pending[0] !== undefined && pending[0].from <= t) signing = pending.shift()!.key
+
+          const flood = Array.from(
+            { length: 40 },
+            (_, i) => withHeaderKid(strangerToken, `random-${t}-${i}-${Math.random().toString(36).slice(2)}`)
+          )
+          const valid = yield* Effect.forEach(Array.from({ length: 3 }), () => sign(signing))
+          const [floodExits, validExits] = yield* Effect.all([
+            Effect.all(flood.map((token) => Effect.exit(verifier.verify(token))), { concurrency: "unbounded" }),
+            Effect.all(valid.map((token) => Effect.exit(verifier.verify(token))), { concurrency: "unbounded" })
+          ], { concurrency: "unbounded" })
+          for (const exit of floodExits) floodOutcomes.add(reasonOf(exit))
+          for (const exit of validExits) {
+            if (reasonOf(exit) !== "ok") refused.push(`${signing.kid} at ${t}: ${reasonOf(exit)}`)
+          }
+        }
+        yield* quiet
+
+        expect(signing.kid).toBe(`k${rotations}`)
+        expect(refused).toEqual([])
+        expect([...floodOutcomes]).toEqual(["unknown_key"])
+        const onDemand = server.requests() - 1 - ticks
+        expect(ticks).toBe(Math.floor(elapsed / intervalMs))
+        expect(onDemand).toBeGreaterThan(0)
+        expect(onDemand).toBeLessThanOrEqual(Math.floor(elapsed / cooldownMs) + 1)
+        expect((yield* keys.status).fetches).toBe(server.requests())
+      }),
+    120_000
+  )
+})
+
 // --- endpoint failures -----------------------------------------------------------
 
 interface FailureCase {
@@ -511,6 +640,88 @@ describe("KeyStore: what a JWKS may publish", () => {
       expect(reasonOf(yield* Effect.exit(verifier.verify(yield* sign(withKid(stranger, "broken")))))).toBe(
         "unknown_key"
       )
+    }))
+
+  it.scoped("keys that cannot be named (no kid, no computable thumbprint) are dropped and counted; start-up works", () =>
+    Effect.gen(function*() {
+      const dropped = Metric.value(Metric.tagged(KeyStore.metrics.keysDropped, "reason", "unidentifiable")).pipe(
+        Effect.map((state) => state.count)
+      )
+      const before = yield* dropped
+      const good = yield* TokenIssuer.generateKey("ES256", "good")
+      const server = yield* JwksServer
+      server.serve({ keys: [{ kty: "RSA", e: "AQAB" }, good.publicJwk, { kty: "EC", crv: "P-256" }] })
+      const { keys, verifier } = yield* build(server.url)
+      expect((yield* keys.status).ids).toEqual(["good"])
+      expect(reasonOf(yield* Effect.exit(verifier.verify(yield* sign(good))))).toBe("ok")
+      expect((yield* dropped) - before).toBe(2)
+    }))
+
+  it.scoped("a refresh that meets unusable keys, or a defect, leaves the refresh fiber alive and refusals typed", () =>
+    Effect.gen(function*() {
+      const good = yield* TokenIssuer.generateKey("ES256", "good")
+      const server = yield* JwksServer
+      server.serve(TokenIssuer.jwks([good]))
+      let dying = false
+      // An HTTP client that dies (a defect, not a failure) while `dying` is set.
+      const client = Layer.effect(
+        HttpClient.HttpClient,
+        Effect.map(
+          HttpClient.HttpClient,
+          (c) =>
+            HttpClient.transformResponse(
+              c,
+              (response) => Effect.suspend(() => dying ? Effect.dieMessage("the client broke") : response)
+            )
+        )
+      ).pipe(Layer.provide(NodeHttpClient.layerUndici))
+      const context = yield* Layer.build(
+        JwtVerifier.layer({ issuers: [issuer], audience }).pipe(
+          Layer.provideMerge(
+            KeyStore.layer({
+              jwksUrl: server.url,
+              allowInsecureLoopback: true,
+              refreshInterval: "1 minute",
+              cooldown: "10 seconds",
+              jitter: 0
+            })
+          ),
+          Layer.provideMerge(RevocationStore.layerMemory),
+          Layer.provide(client)
+        )
+      )
+      const keys = Context.get(context, KeyStore.KeyStore)
+      const verifier = Context.get(context, JwtVerifier.JwtVerifier)
+      const stranger = yield* sign(yield* TokenIssuer.generateKey("ES256", "stranger"))
+      /** Moves the clock to a refresh scheduled at `at` (TestClock ms) and waits for its request. */
+      const refreshAt = (at: number) =>
+        Effect.gen(function*() {
+          yield* scheduledWithin(at, at)
+          const before = (yield* keys.status).fetches
+          yield* TestClock.adjust(Duration.millis(at - (yield* now)))
+          yield* eventually("the scheduled refresh", Effect.map(keys.status, (s) => s.fetches > before))
+          yield* quiet
+        })
+
+      // A set with a key that cannot be named, by a scheduled refresh.
+      server.serve({ keys: [good.publicJwk, { kty: "RSA", e: "AQAB" }] })
+      yield* refreshAt(60_000)
+      expect((yield* keys.status).ids).toEqual(["good"])
+      expect(reasonOf(yield* Effect.exit(verifier.verify(stranger)))).toBe("unknown_key")
+      // A client that dies: on demand (an unknown kid past the cooldown), then by a scheduled refresh.
+      dying = true
+      yield* TestClock.adjust("30 seconds")
+      expect(reasonOf(yield* Effect.exit(verifier.verify(stranger)))).toBe("unknown_key")
+      expect(reasonOf(yield* Effect.exit(verifier.verify(yield* sign(good))))).toBe("ok")
+      yield* refreshAt(120_000)
+
+      // The fiber is alive: it retries after the cooldown and, the client working again, brings a new key.
+      dying = false
+      const next = yield* TokenIssuer.generateKey("ES256", "next")
+      server.serve(TokenIssuer.jwks([good, next]))
+      yield* refreshAt(130_000)
+      expect((yield* keys.status).ids).toEqual(["good", "next"])
+      expect(reasonOf(yield* Effect.exit(verifier.verify(yield* sign(next))))).toBe("ok")
     }))
 
   it.scoped("a key of the wrong type for the token's algorithm is unknown_key", () =>
@@ -718,6 +929,77 @@ describe("ambiguity and shutdown", () => {
       expect((yield* keys.status).ids).toEqual(["other"])
       expect(reasonOf(yield* Effect.exit(verifier.verify(yield* sign(a))))).toBe("unknown_key")
       expect(reasonOf(yield* Effect.exit(verifier.verify(yield* sign(other))))).toBe("ok")
+    }))
+
+  it.scoped("keys of different types under one kid: each token finds the key that fits its algorithm", () =>
+    Effect.gen(function*() {
+      const ec = yield* TokenIssuer.generateKey("ES256", "shared")
+      const rsa = yield* TokenIssuer.generateKey("RS256", "shared")
+      const ps = yield* TokenIssuer.generateKey("PS256", "shared-rsa")
+      const rs = yield* TokenIssuer.generateKey("RS256", "shared-rsa")
+      const { keys, verifier } = yield* harness([ec, rsa, ps, rs])
+      expect((yield* keys.status).ids).toEqual(["shared", "shared-rsa"])
+      // RFC 7517 §4.5: keys of different kty may share a kid; so may RSA keys each bound to its own alg.
+      for (const key of [ec, rsa, ps, rs]) {
+        expect([key.alg, reasonOf(yield* Effect.exit(verifier.verify(yield* sign(key))))]).toEqual([key.alg, "ok"])
+      }
+    }))
+
+  it.scoped("two keys that fit the token's algorithm under its kid are refused, saying so; others under it serve", () =>
+    Effect.gen(function*() {
+      const a = yield* TokenIssuer.generateKey("ES256", "twin")
+      const b = yield* TokenIssuer.generateKey("ES256", "twin")
+      const rsa = yield* TokenIssuer.generateKey("RS256", "twin")
+      const { server, verifier } = yield* harness([a, b, rsa])
+      const before = server.requests()
+      for (const key of [a, b]) {
+        const error = yield* Effect.flip(verifier.verify(yield* sign(key)))
+        expect([error.reason, error.description]).toEqual([
+          "unknown_key",
+          "several keys of the issuer's key set fit the token's kid and algorithm: which one it means is unknowable"
+        ])
+      }
+      expect(reasonOf(yield* Effect.exit(verifier.verify(yield* sign(rsa))))).toBe("ok")
+      // The keys are there: asking the endpoint again would not tell them apart.
+      yield* TestClock.adjust("31 seconds")
+      yield* Effect.exit(verifier.verify(yield* sign(a)))
+      yield* quiet
+      expect(server.requests()).toBe(before)
+    }))
+
+  it.scoped("a verification under way while its key is replaced under the same kid leaves no cache entry behind", () =>
+    Effect.gen(function*() {
+      const before = yield* TokenIssuer.generateKey("ES256", "signing")
+      const after = yield* TokenIssuer.generateKey("ES256", "signing")
+      const server = yield* JwksServer
+      server.serve(TokenIssuer.jwks([before]))
+      const http = yield* Layer.build(NodeHttpClient.layerUndici)
+      const real = yield* KeyStore.make({ jwksUrl: server.url, allowInsecureLoopback: true }).pipe(
+        Effect.provide(http)
+      )
+      // Runs once, between the key lookup and the signature check of the next verification.
+      let between: Effect.Effect<void> | undefined
+      const racing: KeyStore.KeyStore["Type"] = {
+        ...real,
+        find: (header) =>
+          Effect.tap(real.find(header), () => {
+            const run = between ?? Effect.void
+            between = undefined
+            return run
+          })
+      }
+      const verifier = yield* JwtVerifier.make({ issuers: [issuer], audience }).pipe(
+        Effect.provideService(KeyStore.KeyStore, racing),
+        Effect.provide(RevocationStore.layerMemory)
+      )
+      const token = yield* sign(before)
+      between = Effect.zipRight(Effect.sync(() => server.serve(TokenIssuer.jwks([after]))), Effect.orDie(real.refresh))
+      // Checked against the key that was current when it was looked up...
+      expect(reasonOf(yield* Effect.exit(verifier.verify(token)))).toBe("ok")
+      expect(between).toBeUndefined()
+      // ...but not served from the cache now that another key stands under its kid.
+      expect(reasonOf(yield* Effect.exit(verifier.verify(token)))).toBe("signature")
+      expect(reasonOf(yield* Effect.exit(verifier.verify(yield* sign(after))))).toBe("ok")
     }))
 
   it.scoped("closing the store's scope during a fetch releases the callers waiting for it", () =>

@@ -18,4 +18,16 @@ describe("RevocationStore.layerMemory", () => {
       yield* TestClock.adjust("1 second")
       expect(yield* store.isRevoked({ issuer: "https://a", tokenId: "t-1" })).toBe(false)
     }).pipe(Effect.provide(RevocationStore.layerMemory)))
+
+  it.effect("a second revocation of a token never shortens the first", () =>
+    Effect.gen(function*() {
+      const store = yield* RevocationStore.RevocationStore
+      const ref = { issuer: "https://a", tokenId: "t-1" }
+      yield* store.revoke(ref, 20)
+      yield* store.revoke(ref, 10)
+      yield* TestClock.adjust("15 seconds")
+      expect(yield* store.isRevoked(ref)).toBe(true)
+      yield* TestClock.adjust("5 seconds")
+      expect(yield* store.isRevoked(ref)).toBe(false)
+    }).pipe(Effect.provide(RevocationStore.layerMemory)))
 })

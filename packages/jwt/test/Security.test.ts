@@ -404,6 +404,123 @@ describe("structure", () => {
     }))
 })
 
+/** Each protected-header member Warden or jose reads, the JSON type it must have, and the refusal otherwise. */
+const headerMembers: ReadonlyArray<{
+  readonly member: string
+  readonly fits: (value: unknown) => boolean
+  readonly reason: UnauthenticatedReason
+  readonly description: string
+}> = [
+  {
+    member: "alg",
+    fits: (v) => typeof v === "string",
+    reason: "algorithm",
+    description: "the token's 'alg' header must be a string"
+  },
+  {
+    member: "kid",
+    fits: (v) => typeof v === "string",
+    reason: "malformed",
+    description: "the token's 'kid' header must be a string"
+  },
+  {
+    member: "typ",
+    fits: (v) => typeof v === "string",
+    reason: "malformed",
+    description: "the token's 'typ' header must be a string"
+  },
+  {
+    member: "cty",
+    fits: (v) => typeof v === "string",
+    reason: "malformed",
+    description: "the token's 'cty' header must be a string"
+  },
+  {
+    member: "crit",
+    fits: (v) => Array.isArray(v) && v.every((c) => typeof c === "string" && c.length > 0),
+    reason: "malformed",
+    description: "the token's 'crit' header must be an array of non-empty strings"
+  },
+  {
+    member: "b64",
+    fits: (v) => v === true,
+    reason: "malformed",
+    description: "the token's 'b64' header must be true when present: payloads must be base64url-encoded"
+  }
+]
+
+/** A value of each JSON type but the member's own, and an object whose `toString` is not a function. */
+const wrongValues = (fits: (value: unknown) => boolean): ReadonlyArray<unknown> =>
+  [{}, { toString: 1 }, [1], ["a", ""], 1, 0, true, false, null, "at+jwt"].filter((v) => !fits(v))
+
+/** What a refusal says, or what went wrong instead. */
+const refusal = (verifier: Verifier, token: string) =>
+  Effect.map(Effect.exit(verifier.verify(token)), (exit) => {
+    if (Exit.isSuccess(exit)) return "ok" as const
+    const failure = Cause.failureOption(exit.cause)
+    if (!Cause.isFailType(exit.cause) || Option.isNone(failure)) return { defect: Cause.pretty(exit.cause) }
+    const error = failure.value
+    return error instanceof Unauthenticated ?
+      { reason: error.reason, description: error.description } :
+      { unexpected: String(error) }
+  })
+
+class HeaderFixture extends Context.Tag("HeaderFixture")<HeaderFixture, {
+  readonly verifier: Verifier
+  /** A valid token of the issuer's key with these members set in its protected header. */
+  readonly withHeader: (members: Readonly<Record<string, unknown>>) => Effect.Effect<string>
+}>() {}
+
+const HeaderFixtureLive = Layer.scoped(
+  HeaderFixture,
+  Effect.gen(function*() {
+    const { claims, key, verifier } = yield* setup()
+    return {
+      verifier,
+      withHeader: (members) =>
+        Effect.flatMap(validClaims(claims), (body) => forge(key.privateKey, headerOf(key, members), body))
+    }
+  })
+)
+
+layer(HeaderFixtureLive)("header member types", (it) => {
+  it.effect("every member Warden or jose reads, of every wrong JSON type, is refused up front and named", () =>
+    Effect.gen(function*() {
+      const { verifier, withHeader } = yield* HeaderFixture
+      expect(yield* refusal(verifier, yield* withHeader({}))).toBe("ok")
+      const actual: Array<unknown> = []
+      const expected: Array<unknown> = []
+      for (const { description, fits, member, reason } of headerMembers) {
+        for (const value of wrongValues(fits)) {
+          actual.push([member, value, yield* refusal(verifier, yield* withHeader({ [member]: value }))])
+          expected.push([member, value, { reason, description }])
+        }
+      }
+      expect(actual).toEqual(expected)
+    }))
+
+  it.effect("b64 true, alone or critical, is the default and verifies; critical b64 must be present", () =>
+    Effect.gen(function*() {
+      const { verifier, withHeader } = yield* HeaderFixture
+      expect(yield* refusal(verifier, yield* withHeader({ b64: true }))).toBe("ok")
+      expect(yield* refusal(verifier, yield* withHeader({ crit: ["b64"], b64: true }))).toBe("ok")
+      expect(yield* refusal(verifier, yield* withHeader({ crit: ["b64"] }))).toMatchObject({ reason: "malformed" })
+    }))
+
+  it.effect.prop(
+    "any JSON value in any member is a typed refusal or a verified token, never a defect",
+    [FastCheck.constantFrom(...headerMembers), FastCheck.jsonValue({ maxDepth: 2 })],
+    ([{ description, fits, member, reason }, value]) =>
+      Effect.gen(function*() {
+        const { verifier, withHeader } = yield* HeaderFixture
+        const seen = yield* refusal(verifier, yield* withHeader({ [member]: value }))
+        if (!fits(value)) expect(seen).toEqual({ reason, description })
+        else expect(seen === "ok" || ("reason" in seen && "description" in seen), JSON.stringify(seen)).toBe(true)
+      }),
+    { fastCheck: { numRuns: 300 } }
+  )
+})
+
 describe("non-canonical encodings", () => {
   it.scoped("whitespace, padding, other alphabets and altered trailing bits are malformed, though jose takes them", () =>
     Effect.gen(function*() {
@@ -625,7 +742,7 @@ describe("claims", () => {
       yield* expectOutcomes(verifier, [["fresh", token, "ok"], ["cached", token, "ok"]])
       expect(yield* verifier.cached).toBe(1)
       yield* TestClock.adjust("61 seconds")
-      // Past exp the cache no longer answers; jose still allows the skew.
+      // Past exp, within the skew: still accepted (from the cache, which serves the same window).
       yield* expectOutcomes(verifier, [["past exp, within the skew", token, "ok"]])
       yield* TestClock.adjust("30 seconds")
       yield* expectOutcomes(verifier, [["past exp and the skew", token, "expired"], ["again", token, "expired"]])
