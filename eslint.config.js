@@ -24,7 +24,11 @@ export default tseslint.config(
       "@typescript-eslint/no-non-null-assertion": "off",
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
       "@typescript-eslint/no-empty-object-type": "off",
-      "@typescript-eslint/no-namespace": "off"
+      "@typescript-eslint/no-namespace": "off",
+      // A package's internal/ is its own: what two packages share is a public module.
+      "no-restricted-imports": ["error", {
+        patterns: [{ group: ["@warden/*/internal/*"], message: "internal/ is private to its package" }]
+      }]
     }
   },
   {

@@ -6,6 +6,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { execFileSync } from "node:child_process"
 import { readFileSync } from "node:fs"
+import { createRequire } from "node:module"
 
 const root = new URL("..", import.meta.url)
 const packages = ["core", "jwt", "oauth", "rpc", "testing"] as const
@@ -39,4 +40,18 @@ describe("packaging", () => {
       )
     })
   }
+
+  it("internal/ is private to each package; what packages share are public modules", () => {
+    const require = createRequire(new URL("packages/rpc/package.json", root))
+    for (const name of packages) {
+      const manifest = JSON.parse(readFileSync(new URL(`packages/${name}/package.json`, root), "utf8"))
+      expect(manifest.exports["./internal/*"]).toBeNull()
+    }
+    for (const internal of ["@warden/core/internal/literal", "@warden/jwt/internal/compact"]) {
+      expect(() => require.resolve(internal)).toThrow(/is not defined by "exports"/)
+    }
+    for (const shared of ["@warden/core/Metrics", "@warden/core/SingleFlight", "@warden/core/Endpoint"]) {
+      expect(require.resolve(shared)).toMatch(/dist\/src\/\w+\.js$/)
+    }
+  })
 })

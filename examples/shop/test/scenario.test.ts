@@ -1,9 +1,11 @@
-import { describe, expect, it } from "@effect/vitest"
+import { describe, expect, expectTypeOf, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import type * as Layer from "effect/Layer"
 import { mkdtempSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
+import type * as Quickstart from "../src/quickstart.js"
 import type { Report } from "../src/scenario.js"
 import { scenario, withTelemetry } from "../src/scenario.js"
 import type { SpanView } from "../src/telemetry.js"
@@ -116,5 +118,7 @@ describe("the README", () => {
     const block = /```ts\n([\s\S]*?)```/.exec(readme)?.[1]
     expect(block).toBe(readFileSync(`${root}/examples/shop/src/quickstart.ts`, "utf8"))
     expect(block?.trimEnd().split("\n").length).toBeLessThan(30)
+    // Complete: nothing is left to provide, so Layer.launch(Server) runs as it is.
+    expectTypeOf<Layer.Layer.Context<typeof Quickstart.Server>>().toEqualTypeOf<never>()
   })
 })

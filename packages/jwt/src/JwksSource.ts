@@ -9,7 +9,7 @@
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import * as Transport from "@warden/core/internal/transport"
+import * as Endpoint from "@warden/core/Endpoint"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -145,7 +145,7 @@ export interface FetchOptions {
 /** Checks a JWKS URL: https, or http to loopback when allowed. */
 export const checkUrl = (url: string, allowInsecureLoopback: boolean): Either.Either<URL, JwksFetchError> =>
   Either.mapLeft(
-    Transport.checkUrl(url, allowInsecureLoopback, "JWKS"),
+    Endpoint.checkUrl(url, allowInsecureLoopback, "JWKS"),
     (message) => new JwksFetchError({ reason: "insecure_url", message })
   )
 
@@ -180,7 +180,7 @@ export const fetch = (
     const declared = Number(response.headers["content-length"] ?? "0")
     const tooLarge = new JwksFetchError({ reason: "too_large", message: `the JWKS is larger than ${maxBytes} bytes` })
     if (declared > maxBytes) return yield* tooLarge
-    const bytes = yield* Transport.readCapped(
+    const bytes = yield* Endpoint.readCapped(
       Stream.mapError(
         response.stream,
         () => new JwksFetchError({ reason: "transport", message: "the JWKS response broke off" })

@@ -19,11 +19,12 @@
  *
  * @since 0.1.0
  */
+import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import * as Authenticator from "@warden/core/Authenticator"
 import { Unauthenticated } from "@warden/core/AuthError"
 import type { UnauthenticatedReason } from "@warden/core/AuthError"
 import * as Claims from "@warden/core/Claims"
-import * as Metrics from "@warden/core/internal/metrics"
+import * as Metrics from "@warden/core/Metrics"
 import type { Principal } from "@warden/core/Principal"
 import * as Settings from "@warden/core/Settings"
 import * as Clock from "effect/Clock"
@@ -42,8 +43,9 @@ import * as jose from "jose"
 import * as Compact from "./internal/compact.js"
 import * as Header from "./internal/header.js"
 import { Lru } from "./internal/lru.js"
+import type { JwksFetchError } from "./JwksSource.js"
 import * as KeyStore from "./KeyStore.js"
-import { RevocationStore } from "./RevocationStore.js"
+import * as RevocationStore from "./RevocationStore.js"
 
 /** Asymmetric algorithms accepted by default. */
 export const defaultAlgorithms = ["RS256", "PS256", "ES256", "EdDSA"] as const
@@ -231,10 +233,14 @@ interface Cached {
 /** Builds a verifier over a key store and a revocation store. */
 export const make = (
   options: Options
-): Effect.Effect<Context.Tag.Service<JwtVerifier>, InvalidOptions, KeyStore.KeyStore | RevocationStore> =>
+): Effect.Effect<
+  Context.Tag.Service<JwtVerifier>,
+  InvalidOptions,
+  KeyStore.KeyStore | RevocationStore.RevocationStore
+> =>
   Effect.gen(function*() {
     const keys = yield* KeyStore.KeyStore
-    const revocations = yield* RevocationStore
+    const revocations = yield* RevocationStore.RevocationStore
     const algorithms = options.algorithms ?? defaultAlgorithms
     if (algorithms.length === 0) return yield* new InvalidOptions({ message: "the algorithm allow-list is empty" })
     const unknown = algorithms.filter((a) => !knownAlgorithms.has(a))
@@ -378,7 +384,7 @@ export const make = (
 /** The verifier as a layer. */
 export const layer = (
   options: Options
-): Layer.Layer<JwtVerifier, InvalidOptions, KeyStore.KeyStore | RevocationStore> =>
+): Layer.Layer<JwtVerifier, InvalidOptions, KeyStore.KeyStore | RevocationStore.RevocationStore> =>
   Layer.effect(JwtVerifier, make(options))
 
 /**
@@ -435,8 +441,11 @@ export const config: Config.Config<Options> = Config.zipWith(
  */
 export const layerConfig = (
   options: Config.Config.Wrap<Options> = config
-): Layer.Layer<JwtVerifier, InvalidOptions | ConfigError.ConfigError, KeyStore.KeyStore | RevocationStore> =>
-  Layer.unwrapEffect(Effect.map(Config.unwrap(options), layer))
+): Layer.Layer<
+  JwtVerifier,
+  InvalidOptions | ConfigError.ConfigError,
+  KeyStore.KeyStore | RevocationStore.RevocationStore
+> => Layer.unwrapEffect(Effect.map(Config.unwrap(options), layer))
 
 /** `Authenticator` backed by the verifier: plug it under Warden's RPC middlewares. */
 export const layerAuthenticator: Layer.Layer<Authenticator.Authenticator, never, JwtVerifier> = Layer.effect(
@@ -445,3 +454,41 @@ export const layerAuthenticator: Layer.Layer<Authenticator.Authenticator, never,
     authenticate: (credentials) => verifier.verify(Redacted.value(credentials.token))
   }))
 )
+
+/**
+ * The common case in one layer: JWT access tokens from one issuer, for one
+ * audience, verified against the issuer's JWKS. It holds the verifier, its
+ * `KeyStore` (fetching `jwksUrl` with the fetch-based HttpClient), an
+ * in-memory `RevocationStore` unless `revocations` gives another, and the
+ * `Authenticator` Warden's middlewares use. Every other option keeps its safe
+ * default unless `verifier` or `keyStore` says otherwise.
+ *
+ * @since 0.2.0
+ * @category layers
+ * @example
+ * ```ts
+ * const Verification = JwtVerifier.layerIssuer({
+ *   issuer: "https://id.example.com",
+ *   audience: "https://inventory.example.com",
+ *   jwksUrl: "https://id.example.com/.well-known/jwks.json"
+ * })
+ * ```
+ */
+export const layerIssuer = (options: {
+  readonly issuer: string
+  readonly audience: string | readonly [string, ...Array<string>]
+  readonly jwksUrl: string
+  readonly verifier?: Partial<Omit<Options, "issuers" | "audience">>
+  readonly keyStore?: Partial<Omit<KeyStore.Options, "jwksUrl">>
+  readonly revocations?: Layer.Layer<RevocationStore.RevocationStore>
+}): Layer.Layer<
+  Authenticator.Authenticator | JwtVerifier | KeyStore.KeyStore | RevocationStore.RevocationStore,
+  InvalidOptions | JwksFetchError
+> =>
+  layerAuthenticator.pipe(
+    Layer.provideMerge(layer({ ...options.verifier, issuers: [options.issuer], audience: options.audience })),
+    Layer.provideMerge(
+      KeyStore.layer({ ...options.keyStore, jwksUrl: options.jwksUrl }).pipe(Layer.provide(FetchHttpClient.layer))
+    ),
+    Layer.provideMerge(options.revocations ?? RevocationStore.layerMemory)
+  )

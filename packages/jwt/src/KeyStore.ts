@@ -29,9 +29,9 @@
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
 import { Unauthenticated } from "@warden/core/AuthError"
-import * as Metrics from "@warden/core/internal/metrics"
-import * as SingleFlight from "@warden/core/internal/singleFlight"
+import * as Metrics from "@warden/core/Metrics"
 import * as Settings from "@warden/core/Settings"
+import * as SingleFlight from "@warden/core/SingleFlight"
 import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"

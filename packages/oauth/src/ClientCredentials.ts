@@ -14,8 +14,8 @@
  * @since 0.1.0
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
-import * as Metrics from "@warden/core/internal/metrics"
-import * as SingleFlight from "@warden/core/internal/singleFlight"
+import * as Metrics from "@warden/core/Metrics"
+import * as SingleFlight from "@warden/core/SingleFlight"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"

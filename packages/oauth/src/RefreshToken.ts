@@ -13,7 +13,7 @@
  * @since 0.1.0
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
-import * as SingleFlight from "@warden/core/internal/singleFlight"
+import * as SingleFlight from "@warden/core/SingleFlight"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"

@@ -7,7 +7,7 @@
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import * as Transport from "@warden/core/internal/transport"
+import * as Endpoint from "@warden/core/Endpoint"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -21,7 +21,7 @@ export const checkUrl = (
   what: string,
   source: string
 ): Effect.Effect<void, TokenError> =>
-  Either.match(Transport.checkUrl(url, allowInsecureLoopback === true, what), {
+  Either.match(Endpoint.checkUrl(url, allowInsecureLoopback === true, what), {
     onLeft: (description) => Effect.fail(new TokenError({ source, reason: "insecure_url", error: null, description })),
     onRight: () => Effect.void
   })
@@ -51,7 +51,7 @@ export const post = (
 ): Effect.Effect<unknown, Failure, HttpClient.HttpClient> =>
   Effect.gen(function*() {
     const url = yield* Either.mapLeft(
-      Transport.checkUrl(options.url, options.allowInsecureLoopback === true, "endpoint"),
+      Endpoint.checkUrl(options.url, options.allowInsecureLoopback === true, "endpoint"),
       (): Failure => ({ reason: "insecure_url" })
     )
     const client = yield* HttpClient.HttpClient
@@ -68,12 +68,12 @@ export const post = (
     )
     const response = yield* client.execute(request).pipe(Effect.mapError((): Failure => ({ reason: "unreachable" })))
     if (response.status >= 300 && response.status < 400) return yield* Effect.fail<Failure>({ reason: "redirect" })
-    const bytes = yield* Transport.readCapped(
+    const bytes = yield* Endpoint.readCapped(
       response.stream,
       options.maxBytes ?? 64 * 1024,
       (): Failure => ({ reason: "too_large" })
     ).pipe(Effect.catchTag("ResponseError", () => Effect.fail<Failure>({ reason: "unreachable" })))
-    const body = Transport.parseJson(bytes)
+    const body = Endpoint.parseJson(bytes)
     if (response.status !== 200) {
       return yield* Effect.fail<Failure>({ reason: "status", status: response.status, error: oauthError(body) })
     }

@@ -3,12 +3,16 @@
  * wait for its result instead of starting another. The run is forked into a
  * scope (the owning layer's), so an interrupted caller does not cancel the
  * run that others are waiting for; closing that scope ends the run and
- * releases its waiters.
+ * releases its waiters. Shared by the key store's JWKS refetch, client
+ * credentials, refresh tokens and introspection.
+ *
+ * @since 0.2.0
  */
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 
+/** A shared run. */
 export interface SingleFlight<A, E> {
   /** Runs the effect, or joins the run under way. */
   readonly run: Effect.Effect<A, E>
@@ -16,6 +20,7 @@ export interface SingleFlight<A, E> {
   readonly busy: () => boolean
 }
 
+/** A single-flight of `effect`, whose runs live in `scope`. */
 export const make = <A, E>(effect: Effect.Effect<A, E>, scope: Scope.Scope): SingleFlight<A, E> => {
   let inflight: Deferred.Deferred<A, E> | undefined
   const run: Effect.Effect<A, E> = Effect.withFiberRuntime((fiber) => {

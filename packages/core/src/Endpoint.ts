@@ -1,7 +1,10 @@
 /**
- * Transport rules shared by everything that talks to an authorization server
- * (JWKS, token and introspection endpoints): which URLs are acceptable, and
- * reading a response body under a size cap.
+ * The rules for calling an authorization server, shared by everything that
+ * does (the JWKS, token and introspection endpoints): which URLs are
+ * acceptable, reading a response body under a size cap, and JSON read
+ * strictly as UTF-8.
+ *
+ * @since 0.2.0
  */
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
