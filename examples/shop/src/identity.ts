@@ -25,10 +25,14 @@
  *   Demo-only extension (not OAuth): the form field `expires_in_hint`, a
  *   whole number of seconds from 1 to 3600, sets the token's lifetime
  *   (default 300 s) so a demo can mint a short-lived token.
- * - `GET /jwks`: every published public key, `Cache-Control: max-age=60`.
+ * - `GET /jwks`: every published public key, `Cache-Control: max-age=<jwksMaxAge>`
+ *   (1 second by default, so the demo's verifiers refresh often).
  * - `POST /admin/rotate` with `Authorization: Bearer <adminSecret>`: a new
- *   ES256 key signs every token from then on; earlier keys stay published, so
- *   earlier tokens keep verifying. Answers `{ "kid": ... }`.
+ *   ES256 key is published at once and signs every token after `publishAhead`
+ *   (2.5 seconds by default: the verifiers' refresh interval plus their fetch
+ *   timeout), so every verifier has it before the first token signed with it
+ *   arrives; earlier keys stay published, so earlier tokens keep verifying.
+ *   Answers `{ "kid": ... }` once the new key signs.
  * - `GET /.well-known/oauth-authorization-server`: RFC 8414 metadata.
  *
  * Every request is bounded: at most 16 KiB of body is kept (a larger body is
@@ -40,6 +44,7 @@
 import { Scopes } from "@warden/core"
 import { TokenIssuer } from "@warden/jwt"
 import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as FiberSet from "effect/FiberSet"
@@ -155,7 +160,8 @@ export interface Identity {
   /** The bearer secret of `POST /admin/rotate`, generated at start. */
   readonly adminSecret: Redacted.Redacted<string>
   /**
-   * Rotates the signing key and returns the new `kid`. Runs the same code as
+   * Rotates the signing key: publishes a new one, waits `publishAhead`, then
+   * signs with it, and returns its `kid`. Runs the same code as
    * `POST /admin/rotate`, directly (not over HTTP, so not counted in `requests`).
    */
   readonly rotate: () => Effect.Effect<string>
@@ -389,188 +395,209 @@ const lifetimeOf = (form: URLSearchParams): Either.Either<number, OAuthError> =>
 // --- the server ----------------------------------------------------------------------------------------------------
 
 /** Starts the identity service on a free loopback port; it stops with the scope. */
-export const Identity: Effect.Effect<Identity, never, Scope.Scope> = Effect.gen(function*() {
-  // Request fibers run with this fiber's services (its Clock among them) and are interrupted when the scope closes,
-  // after the server has stopped (finalizers run in reverse order).
-  const run = yield* FiberSet.makeRuntimePromise<never>()
-  const adminSecret = Redacted.make(randomBytes(32).toString("base64url"))
-  const keys: Array<TokenIssuer.SigningKey> = [yield* TokenIssuer.generateKey("ES256")]
-  const current = () => keys[keys.length - 1]!
-  const counts = new Map<string, number>()
+/** How the identity service publishes its keys. */
+export interface IdentityOptions {
+  /** How long a new key is published before it signs. Default 2.5 seconds. */
+  readonly publishAhead?: Duration.DurationInput
+  /** The JWKS response's `max-age`, in seconds. Default 1. */
+  readonly jwksMaxAge?: number
+}
 
-  const server = createServer()
-  server.headersTimeout = 5_000
-  server.requestTimeout = 10_000
-  const port = yield* Effect.acquireRelease(
-    Effect.async<number>((resume) => {
-      server.listen(0, "127.0.0.1", () => resume(Effect.succeed((server.address() as AddressInfo).port)))
-    }),
-    () =>
-      Effect.async<void>((resume) => {
-        server.close(() => resume(Effect.void))
-        server.closeAllConnections()
-      })
-  )
-  const issuer = `http://127.0.0.1:${port}`
-  const tokenEndpoint = `${issuer}/token`
-  const jwksUrl = `${issuer}/jwks`
-  const metadataPath = "/.well-known/oauth-authorization-server"
+/** Starts an identity service on a free loopback port; it stops with the scope. */
+export const makeIdentity = (options: IdentityOptions = {}): Effect.Effect<Identity, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    // Request fibers run with this fiber's services (its Clock among them) and are interrupted when the scope closes,
+    // after the server has stopped (finalizers run in reverse order).
+    const run = yield* FiberSet.makeRuntimePromise<never>()
+    const adminSecret = Redacted.make(randomBytes(32).toString("base64url"))
+    const keys: Array<TokenIssuer.SigningKey> = [yield* TokenIssuer.generateKey("ES256")]
+    let signing = keys[0]!
+    const current = () => signing
+    const publishAhead = Duration.decode(options.publishAhead ?? Duration.millis(2500))
+    const jwksCache = { "cache-control": `max-age=${options.jwksMaxAge ?? 1}` }
+    const counts = new Map<string, number>()
 
-  const rotate = Effect.gen(function*() {
-    const key = yield* TokenIssuer.generateKey("ES256")
-    keys.push(key)
-    yield* Effect.logDebug("identity: signing key rotated").pipe(Effect.annotateLogs("kid", key.kid))
-    return key.kid
-  })
-
-  const issue = (claims: TokenIssuer.TokenClaims, scope: string, lifetime: number) =>
-    Effect.map(
-      TokenIssuer.sign(current(), { ...claims, iss: issuer, scope, jti: randomUUID() }, { lifetimeSeconds: lifetime }),
-      (accessToken) =>
-        json(200, { access_token: accessToken, token_type: "Bearer", expires_in: lifetime, scope }, noStore)
+    const server = createServer()
+    server.headersTimeout = 5_000
+    server.requestTimeout = 10_000
+    const port = yield* Effect.acquireRelease(
+      Effect.async<number>((resume) => {
+        server.listen(0, "127.0.0.1", () => resume(Effect.succeed((server.address() as AddressInfo).port)))
+      }),
+      () =>
+        Effect.async<void>((resume) => {
+          server.close(() => resume(Effect.void))
+          server.closeAllConnections()
+        })
     )
+    const issuer = `http://127.0.0.1:${port}`
+    const tokenEndpoint = `${issuer}/token`
+    const jwksUrl = `${issuer}/jwks`
+    const metadataPath = "/.well-known/oauth-authorization-server"
 
-  const token = (headers: IncomingHttpHeaders, body: Buffer): Effect.Effect<Reply, OAuthError> =>
-    Effect.gen(function*() {
-      const form = yield* parseForm(headers, body)
-      const client = yield* authenticateClient(headers.authorization, form)
-      const grantType = form.get("grant_type")
-      if (grantType === null) return yield* invalidRequest("grant_type is required")
-      if (grantType !== "password" && grantType !== "client_credentials") {
-        return yield* new OAuthError({
-          status: 400,
-          error: "unsupported_grant_type",
-          description: "the grant types supported are password and client_credentials"
-        })
-      }
-      if ((grantType === "password") !== (client.kind === "login")) {
-        return yield* new OAuthError({
-          status: 400,
-          error: "unauthorized_client",
-          description: "the client may not use this grant type"
-        })
-      }
-      const audience = yield* audienceOf(form)
-      const lifetime = yield* lifetimeOf(form)
-      if (client.kind === "service") {
-        const scope = yield* grantScope(form.get("scope"), client.scope)
+    // Published first, signing only once every verifier has had time to fetch it (docs/DESIGN.md, key rotation).
+    const rotate = Effect.gen(function*() {
+      const key = yield* TokenIssuer.generateKey("ES256")
+      keys.push(key)
+      yield* Effect.sleep(publishAhead)
+      signing = key
+      yield* Effect.logDebug("identity: signing key rotated").pipe(Effect.annotateLogs("kid", key.kid))
+      return key.kid
+    })
+
+    const issue = (claims: TokenIssuer.TokenClaims, scope: string, lifetime: number) =>
+      Effect.map(
+        TokenIssuer.sign(current(), { ...claims, iss: issuer, scope, jti: randomUUID() }, {
+          lifetimeSeconds: lifetime
+        }),
+        (accessToken) =>
+          json(200, { access_token: accessToken, token_type: "Bearer", expires_in: lifetime, scope }, noStore)
+      )
+
+    const token = (headers: IncomingHttpHeaders, body: Buffer): Effect.Effect<Reply, OAuthError> =>
+      Effect.gen(function*() {
+        const form = yield* parseForm(headers, body)
+        const client = yield* authenticateClient(headers.authorization, form)
+        const grantType = form.get("grant_type")
+        if (grantType === null) return yield* invalidRequest("grant_type is required")
+        if (grantType !== "password" && grantType !== "client_credentials") {
+          return yield* new OAuthError({
+            status: 400,
+            error: "unsupported_grant_type",
+            description: "the grant types supported are password and client_credentials"
+          })
+        }
+        if ((grantType === "password") !== (client.kind === "login")) {
+          return yield* new OAuthError({
+            status: 400,
+            error: "unauthorized_client",
+            description: "the client may not use this grant type"
+          })
+        }
+        const audience = yield* audienceOf(form)
+        const lifetime = yield* lifetimeOf(form)
+        if (client.kind === "service") {
+          const scope = yield* grantScope(form.get("scope"), client.scope)
+          return yield* issue(
+            {
+              aud: audience,
+              sub: client.clientId,
+              client_id: client.clientId,
+              tid: client.tenant,
+              tenants: client.tenants
+            },
+            scope,
+            lifetime
+          )
+        }
+        const username = form.get("username")
+        const password = form.get("password")
+        if (username === null || password === null) return yield* invalidRequest("username and password are required")
+        const person = peopleByName.get(username)
+        const matches = sameSecret(password, person?.password ?? nobody)
+        if (person === undefined || !matches) {
+          // The same answer for an unknown user and a wrong password.
+          return yield* new OAuthError({
+            status: 400,
+            error: "invalid_grant",
+            description: "the resource owner's credentials are invalid"
+          })
+        }
+        const scope = yield* grantScope(form.get("scope"), person.scope)
         return yield* issue(
-          {
-            aud: audience,
-            sub: client.clientId,
-            client_id: client.clientId,
-            tid: client.tenant,
-            tenants: client.tenants
-          },
+          { aud: audience, sub: person.username, client_id: client.clientId, tid: person.tenant },
           scope,
           lifetime
         )
+      }).pipe(Effect.withSpan("shop.identity.token"))
+
+    const adminRotate = (authorization: string | undefined): Effect.Effect<Reply> => {
+      const bearer = authorization === undefined ? null : /^bearer +([\x21-\x7e]+) *$/i.exec(authorization)
+      if (bearer === null || !sameSecret(bearer[1]!, adminSecret)) {
+        // RFC 6750 §3.1: no error code when no credentials were given.
+        return Effect.succeed(json(401, {
+          error: authorization === undefined ? "unauthorized" : "invalid_token",
+          error_description: "the admin secret is required"
+        }, {
+          ...noStore,
+          "www-authenticate": `Bearer realm="${realm}-admin"${
+            authorization === undefined ? "" : ", error=\"invalid_token\""
+          }`
+        }))
       }
-      const username = form.get("username")
-      const password = form.get("password")
-      if (username === null || password === null) return yield* invalidRequest("username and password are required")
-      const person = peopleByName.get(username)
-      const matches = sameSecret(password, person?.password ?? nobody)
-      if (person === undefined || !matches) {
-        // The same answer for an unknown user and a wrong password.
-        return yield* new OAuthError({
-          status: 400,
-          error: "invalid_grant",
-          description: "the resource owner's credentials are invalid"
-        })
-      }
-      const scope = yield* grantScope(form.get("scope"), person.scope)
-      return yield* issue(
-        { aud: audience, sub: person.username, client_id: client.clientId, tid: person.tenant },
-        scope,
-        lifetime
-      )
-    }).pipe(Effect.withSpan("shop.identity.token"))
-
-  const adminRotate = (authorization: string | undefined): Effect.Effect<Reply> => {
-    const bearer = authorization === undefined ? null : /^bearer +([\x21-\x7e]+) *$/i.exec(authorization)
-    if (bearer === null || !sameSecret(bearer[1]!, adminSecret)) {
-      // RFC 6750 §3.1: no error code when no credentials were given.
-      return Effect.succeed(json(401, {
-        error: authorization === undefined ? "unauthorized" : "invalid_token",
-        error_description: "the admin secret is required"
-      }, {
-        ...noStore,
-        "www-authenticate": `Bearer realm="${realm}-admin"${
-          authorization === undefined ? "" : ", error=\"invalid_token\""
-        }`
-      }))
+      return Effect.map(rotate, (kid) => json(200, { kid }, noStore))
     }
-    return Effect.map(rotate, (kid) => json(200, { kid }, noStore))
-  }
 
-  const metadata = () => ({
-    issuer,
-    token_endpoint: tokenEndpoint,
-    jwks_uri: jwksUrl,
-    grant_types_supported: ["password", "client_credentials"],
-    token_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"],
-    // No authorization endpoint, so no response type (RFC 8414 requires the member).
-    response_types_supported: [],
-    scopes_supported: [
-      ...new Set(
-        [...Object.values(people), ...Object.values(clients)].flatMap((e) => "scope" in e ? e.scope.split(" ") : [])
-      )
-    ]
-  })
-
-  const route = (method: string, path: string, headers: IncomingHttpHeaders, body: Buffer): Effect.Effect<Reply> => {
-    const only = (allowed: string, answer: () => Effect.Effect<Reply>): Effect.Effect<Reply> =>
-      method === allowed ?
-        answer() :
-        Effect.succeed(json(405, { error: "method_not_allowed" }, { allow: allowed }))
-    switch (path) {
-      case "/token":
-        return only("POST", () => Effect.catchTag(token(headers, body), "OAuthError", (e) => Effect.succeed(e.reply)))
-      case "/jwks":
-        return only("GET", () => Effect.succeed(json(200, TokenIssuer.jwks(keys), { "cache-control": "max-age=60" })))
-      case metadataPath:
-        return only("GET", () => Effect.succeed(json(200, metadata(), { "cache-control": "max-age=60" })))
-      case "/admin/rotate":
-        return only("POST", () => adminRotate(headers.authorization))
-      default:
-        return Effect.succeed(json(404, { error: "not_found" }))
-    }
-  }
-
-  const handle = (req: IncomingMessage, res: ServerResponse): Effect.Effect<void> => {
-    const path = pathOf(req.url)
-    const counted = counts.has(path) || counts.size < maxCountedPaths ? path : "(other)"
-    counts.set(counted, (counts.get(counted) ?? 0) + 1)
-    return readBody(req).pipe(
-      Effect.flatMap((body) => route(req.method ?? "", path, req.headers, body)),
-      Effect.map((reply) => write(res, reply)),
-      Effect.catchAll((failure) =>
-        Effect.sync(() => {
-          if (failure._tag === "Aborted") return void res.destroy()
-          write(res, json(413, { error: "request_too_large" }, { connection: "close" }))
-        })
-      )
-    )
-  }
-
-  server.on("request", (req: IncomingMessage, res: ServerResponse) => {
-    run(handle(req, res)).catch(() => {
-      // Interrupted (the service is stopping) or a defect: never leave the request hanging.
-      if (!res.headersSent) write(res, json(503, { error: "unavailable" }, { connection: "close" }))
-      else res.destroy()
+    const metadata = () => ({
+      issuer,
+      token_endpoint: tokenEndpoint,
+      jwks_uri: jwksUrl,
+      grant_types_supported: ["password", "client_credentials"],
+      token_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"],
+      // No authorization endpoint, so no response type (RFC 8414 requires the member).
+      response_types_supported: [],
+      scopes_supported: [
+        ...new Set(
+          [...Object.values(people), ...Object.values(clients)].flatMap((e) => "scope" in e ? e.scope.split(" ") : [])
+        )
+      ]
     })
+
+    const route = (method: string, path: string, headers: IncomingHttpHeaders, body: Buffer): Effect.Effect<Reply> => {
+      const only = (allowed: string, answer: () => Effect.Effect<Reply>): Effect.Effect<Reply> =>
+        method === allowed ?
+          answer() :
+          Effect.succeed(json(405, { error: "method_not_allowed" }, { allow: allowed }))
+      switch (path) {
+        case "/token":
+          return only("POST", () => Effect.catchTag(token(headers, body), "OAuthError", (e) => Effect.succeed(e.reply)))
+        case "/jwks":
+          return only("GET", () => Effect.succeed(json(200, TokenIssuer.jwks(keys), jwksCache)))
+        case metadataPath:
+          return only("GET", () => Effect.succeed(json(200, metadata(), { "cache-control": "max-age=60" })))
+        case "/admin/rotate":
+          return only("POST", () => adminRotate(headers.authorization))
+        default:
+          return Effect.succeed(json(404, { error: "not_found" }))
+      }
+    }
+
+    const handle = (req: IncomingMessage, res: ServerResponse): Effect.Effect<void> => {
+      const path = pathOf(req.url)
+      const counted = counts.has(path) || counts.size < maxCountedPaths ? path : "(other)"
+      counts.set(counted, (counts.get(counted) ?? 0) + 1)
+      return readBody(req).pipe(
+        Effect.flatMap((body) => route(req.method ?? "", path, req.headers, body)),
+        Effect.map((reply) => write(res, reply)),
+        Effect.catchAll((failure) =>
+          Effect.sync(() => {
+            if (failure._tag === "Aborted") return void res.destroy()
+            write(res, json(413, { error: "request_too_large" }, { connection: "close" }))
+          })
+        )
+      )
+    }
+
+    server.on("request", (req: IncomingMessage, res: ServerResponse) => {
+      run(handle(req, res)).catch(() => {
+        // Interrupted (the service is stopping) or a defect: never leave the request hanging.
+        if (!res.headersSent) write(res, json(503, { error: "unavailable" }, { connection: "close" }))
+        else res.destroy()
+      })
+    })
+
+    return {
+      issuer,
+      tokenEndpoint,
+      jwksUrl,
+      metadataUrl: `${issuer}${metadataPath}`,
+      adminSecret,
+      rotate: () => rotate,
+      currentKid: () => current().kid,
+      kids: () => keys.map((k) => k.kid),
+      requests: (path) => counts.get(path) ?? 0
+    }
   })
 
-  return {
-    issuer,
-    tokenEndpoint,
-    jwksUrl,
-    metadataUrl: `${issuer}${metadataPath}`,
-    adminSecret,
-    rotate: () => rotate,
-    currentKid: () => current().kid,
-    kids: () => keys.map((k) => k.kid),
-    requests: (path) => counts.get(path) ?? 0
-  }
-})
+/** The identity service with its defaults. */
+export const Identity: Effect.Effect<Identity, never, Scope.Scope> = makeIdentity()

@@ -32,8 +32,14 @@ export const verification = (trust: Trust) =>
   JwtVerifier.layerAuthenticator.pipe(
     Layer.provide(JwtVerifier.layer({ issuers: [trust.issuer], audience: trust.audience })),
     Layer.provide(
-      // A short cooldown so a key rotated in mid-scenario is picked up by the next token that uses it.
-      KeyStore.layer({ jwksUrl: trust.jwksUrl, allowInsecureLoopback: true, cooldown: "200 millis" })
+      // Refreshed every second (the identity service's max-age), so a key it publishes 2.5 s before signing with it
+      // (one refresh plus one fetch timeout) is here before its first token: rotation needs no unknown-kid fetch.
+      KeyStore.layer({
+        jwksUrl: trust.jwksUrl,
+        allowInsecureLoopback: true,
+        minRefreshInterval: "1 second",
+        timeout: "1 second"
+      })
     ),
     Layer.provide(RevocationStore.layerMemory),
     Layer.provide(NodeHttpClient.layerUndici)

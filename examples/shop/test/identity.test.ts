@@ -13,10 +13,11 @@ import { describe, expect, it } from "@effect/vitest"
 import { JwtVerifier, KeyStore, RevocationStore } from "@warden/jwt"
 import { ClientCredentials } from "@warden/oauth"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as jose from "jose"
-import { clients, Identity, people, resources } from "../src/identity.js"
+import { clients, Identity, makeIdentity, people, resources } from "../src/identity.js"
 
 // --- harness -----------------------------------------------------------------
 
@@ -429,7 +430,7 @@ describe("keys and metadata", () => {
       expect(kid).not.toBe(firstKid)
       expect(identity.currentKid()).toBe(kid)
       const jwks = yield* request(identity.jwksUrl)
-      expect(jwks.headers.get("cache-control")).toBe("max-age=60")
+      expect(jwks.headers.get("cache-control")).toBe("max-age=1")
       expect((jwks.body["keys"] as Array<{ kid: string }>).map((k) => k.kid)).toEqual([firstKid, kid])
 
       const fresh = accessToken(yield* login(identity, "bob"))
@@ -453,6 +454,22 @@ describe("keys and metadata", () => {
       expect(jose.decodeProtectedHeader(newest).kid).toBe(third)
       expect((yield* check(newest)).subject).toBe("carol")
       expect((yield* check(old)).subject).toBe("alice")
+    }).pipe(Effect.scoped))
+
+  it.live("rotate publishes the new key first and signs with it only after publishAhead", () =>
+    Effect.gen(function*() {
+      const identity = yield* makeIdentity({ publishAhead: "1500 millis" })
+      const firstKid = identity.currentKid()
+      const rotation = yield* Effect.fork(identity.rotate())
+      for (let i = 0; i < 200 && identity.kids().length < 2; i++) yield* Effect.sleep("5 millis")
+      // Published, not yet signing: the JWKS lists the new key while tokens still carry the old one.
+      const published = (yield* request(identity.jwksUrl)).body["keys"] as Array<{ kid: string }>
+      expect(published).toHaveLength(2)
+      expect(identity.currentKid()).toBe(firstKid)
+      expect(jose.decodeProtectedHeader(accessToken(yield* login(identity, "alice"))).kid).toBe(firstKid)
+      const kid = yield* Fiber.join(rotation)
+      expect(published.map((k) => k.kid)).toEqual([firstKid, kid])
+      expect(jose.decodeProtectedHeader(accessToken(yield* login(identity, "alice"))).kid).toBe(kid)
     }).pipe(Effect.scoped))
 
   it.live("admin rotate without the admin secret is 401 and rotates nothing", () =>

@@ -89,6 +89,7 @@ describe("the shop scenario: identity, orders and inventory over HTTP on loopbac
       // 6. Key rotation mid-burst: no failure, and the new key is published beside the old.
       expect(report.burst).toMatchObject({ orders: 40, failed: 0 })
       expect(report.burst.kids).toHaveLength(2)
+      expect(report.burst.signedByNewKey).toBe(20)
 
       // 7. The stream ran, then ended with its token.
       expect(step(7).reason).toBe("Unauthenticated (invalid_token, expired)")
