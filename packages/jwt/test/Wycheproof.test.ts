@@ -1,8 +1,8 @@
 /**
  * Wycheproof (C2SP/wycheproof, Apache-2.0) vectors run through the paths
- * Warden verifies with. The vectors live in the shared folder beside the repo
- * root (`../shared/vectors/wycheproof`); when it is missing every test here
- * fails, naming the path it looked for.
+ * Warden verifies with. The vectors are kept in the repository, unchanged,
+ * under `test/vectors/wycheproof` (with their licence); when one is missing
+ * every test here fails, naming the path it looked for.
  *
  * JSON Web Signature and JSON Web Key vectors: both files are "verify this
  * compact JWS with this key (set)" cases, so both go through one path, the
@@ -55,15 +55,14 @@ import { fileURLToPath } from "node:url"
 import * as Compact from "../src/internal/compact.js"
 import { JwksServer } from "./support/jwksServer.js"
 
-const folder = new URL("../../../../shared/vectors/wycheproof/", import.meta.url)
+const folder = new URL("../../../test/vectors/wycheproof/", import.meta.url)
 
-/** Reads a vector file; throws (failing the test) when the shared folder is not where it must be. */
+/** Reads a vector file; throws (failing the test) when it is not where it must be. */
 const load = <A>(name: string): A => {
   const url = new URL(name, folder)
   if (!existsSync(url)) {
     throw new Error(
-      `Wycheproof vectors not found at ${fileURLToPath(url)}: the shared folder must sit beside the repo root ` +
-        "as ../shared/vectors/wycheproof"
+      `Wycheproof vectors not found at ${fileURLToPath(url)}: they belong in test/vectors/wycheproof`
     )
   }
   return JSON.parse(readFileSync(url, "utf8")) as A
@@ -299,7 +298,7 @@ const jwkExceptions: ReadonlyArray<Exception> = [
 ]
 
 describe("Wycheproof", () => {
-  it("finds the vectors beside the repo", () => {
+  it("finds the vectors in the repository", () => {
     for (
       const name of ["json_web_signature_test.json", "json_web_key_test.json", "ecdsa_secp256r1_sha256_p1363_test.json"]
     ) {
