@@ -95,7 +95,7 @@ describe("introspection against oidc-provider", () => {
       expect(Redacted.value(token.value)).not.toContain(".")
       const authenticator = yield* introspector(provider)
       const before = provider.requests()
-      const principal = yield* authenticator.authenticate({ scheme: "Bearer", token: token.value })
+      const principal = yield* authenticator.authenticate({ _tag: "Bearer", token: token.value })
       expect(principal).toMatchObject({
         kind: "service",
         subject: "orders",
@@ -106,7 +106,7 @@ describe("introspection against oidc-provider", () => {
       })
       expect(principal.scopes.tokens).toEqual(["orders.read"])
       yield* Effect.all(
-        Array.from({ length: 50 }, () => authenticator.authenticate({ scheme: "Bearer", token: token.value })),
+        Array.from({ length: 50 }, () => authenticator.authenticate({ _tag: "Bearer", token: token.value })),
         { concurrency: "unbounded" }
       )
       expect(provider.requests() - before).toBe(1)
@@ -117,7 +117,7 @@ describe("introspection against oidc-provider", () => {
       const provider = yield* OidcProvider
       const authenticator = yield* introspector(provider)
       const unknown = yield* Effect.flip(
-        authenticator.authenticate({ scheme: "Bearer", token: Redacted.make("no-such-token") })
+        authenticator.authenticate({ _tag: "Bearer", token: Redacted.make("no-such-token") })
       )
       expect(unknown).toMatchObject({ reason: "inactive", code: "invalid_token" })
       const wrong = yield* Introspection.make({
@@ -126,7 +126,7 @@ describe("introspection against oidc-provider", () => {
         clientSecret: Redacted.make("not-the-secret"),
         allowInsecureLoopback: true
       })
-      const refused = yield* Effect.flip(wrong.authenticate({ scheme: "Bearer", token: Redacted.make("t") }))
+      const refused = yield* Effect.flip(wrong.authenticate({ _tag: "Bearer", token: Redacted.make("t") }))
       expect(refused).toMatchObject({ reason: "unavailable" })
       expect(JSON.stringify(refused)).not.toContain("not-the-secret")
     }).pipe(Effect.scoped, Effect.provide(NodeHttpClient.layerUndici)))

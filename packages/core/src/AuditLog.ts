@@ -1,13 +1,18 @@
 /**
  * One event per authorization decision, keyed by tenant. The default sink is
- * the Effect logger; `layerMemory` keeps events for tests and queries.
+ * the Effect logger; `layerMemory` keeps events for tests and queries;
+ * `buffered` puts a sink that does I/O behind a bounded buffer written in
+ * batches by a fiber, so recording a decision never waits on the sink.
  *
  * @since 0.1.0
  */
 import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Ref from "effect/Ref"
+import * as Metric from "effect/Metric"
+import type * as Scope from "effect/Scope"
 import type { TenantId } from "./Tenant.js"
 
 /** One authorization decision. Never carries a token, nor a claim that was not verified. */
@@ -29,9 +34,20 @@ export interface AuditEvent {
   readonly traceId: string | null
 }
 
-/** Where decisions go. */
+/**
+ * The audit log cannot take events: its sink has been failing. The request
+ * pipeline refuses requests (`unavailable`) rather than decide unrecorded.
+ *
+ * @since 0.2.0
+ */
+export class AuditUnavailable extends Data.TaggedError("AuditUnavailable")<{ readonly message: string }> {}
+
+/**
+ * Where decisions go. `record` must not wait on I/O: a sink that writes
+ * somewhere slow sits behind `buffered`.
+ */
 export class AuditLog extends Context.Tag("@warden/core/AuditLog")<AuditLog, {
-  readonly record: (event: AuditEvent) => Effect.Effect<void>
+  readonly record: (event: AuditEvent) => Effect.Effect<void, AuditUnavailable>
 }>() {}
 
 /** The default sink: one log line per decision, annotated with the event's fields. */
@@ -58,14 +74,118 @@ export class AuditTrail extends Context.Tag("@warden/core/AuditTrail")<AuditTrai
 
 /** An in-memory audit log, with `AuditTrail` to read it back. */
 export const layerMemory: Layer.Layer<AuditLog | AuditTrail> = Layer.effectContext(
-  Effect.map(
-    Ref.make<ReadonlyArray<AuditEvent>>([]),
-    (events) =>
-      Context.make(AuditLog, { record: (event) => Ref.update(events, (all) => [...all, event]) }).pipe(
-        Context.add(AuditTrail, {
-          all: Ref.get(events),
-          byTenant: (tenant) => Effect.map(Ref.get(events), (all) => all.filter((e) => e.tenant === tenant))
-        })
-      )
-  )
+  Effect.sync(() => {
+    const events: Array<AuditEvent> = []
+    return Context.make(AuditLog, { record: (event) => Effect.sync(() => void events.push(event)) }).pipe(
+      Context.add(AuditTrail, {
+        all: Effect.sync(() => [...events]),
+        byTenant: (tenant) => Effect.sync(() => events.filter((e) => e.tenant === tenant))
+      })
+    )
+  })
 )
+
+const dropped = Metric.counter("warden_audit_dropped_total", {
+  description: "Audit events dropped because the buffer in front of a slow sink was full"
+})
+const written = Metric.counter("warden_audit_written_total", { description: "Audit events written by a sink" })
+const failures = Metric.counter("warden_audit_write_failures_total", { description: "Batch writes that failed" })
+
+/** The buffered sinks' metrics: events dropped when full, written, and failed batch writes. */
+export const metrics = { dropped, written, failures } as const
+
+/** How a buffered sink holds and writes events. */
+export interface BufferOptions {
+  /** The most events held while the sink catches up; more are dropped and counted. Default 65,536. */
+  readonly capacity?: number
+  /** The most events handed to one write. Default 1,024. */
+  readonly maxBatch?: number
+  /** The first delay before a failed batch is written again (doubling, at most 30 s). Default 100 ms. */
+  readonly retryBase?: Duration.DurationInput
+}
+
+/**
+ * An audit log in front of a sink that writes batches (a file, a network
+ * service). `record` only appends to a bounded buffer and never waits; one
+ * fiber in the current scope hands the sink everything buffered, in order,
+ * one batch at a time. When the buffer is full an event is dropped and
+ * counted (`warden_audit_dropped_total`). A batch that fails is kept and
+ * written again with backoff, and while the sink is failing `record` fails
+ * with `AuditUnavailable`, so decisions are not made unrecorded. Closing the
+ * scope writes what is left.
+ *
+ * @since 0.2.0
+ */
+export const buffered = <E>(
+  write: (batch: ReadonlyArray<AuditEvent>) => Effect.Effect<void, E>,
+  options: BufferOptions = {}
+): Effect.Effect<Context.Tag.Service<AuditLog>, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const capacity = options.capacity ?? 65_536
+    const maxBatch = options.maxBatch ?? 1_024
+    const retryBase = Duration.toMillis(options.retryBase ?? Duration.millis(100))
+    let queue: Array<AuditEvent> = []
+    let failing = false
+    let wake: (() => void) | undefined
+    const unavailable = new AuditUnavailable({ message: "the audit sink is failing; decisions are not recorded" })
+    const dropOne = Metric.increment(dropped)
+
+    const next = Effect.async<void>((resume) => {
+      if (queue.length > 0) return resume(Effect.void)
+      wake = () => resume(Effect.void)
+    })
+    const take = (): ReadonlyArray<AuditEvent> => {
+      if (queue.length <= maxBatch) {
+        const all = queue
+        queue = []
+        return all
+      }
+      return queue.splice(0, maxBatch)
+    }
+    const writeWithRetry = (batch: ReadonlyArray<AuditEvent>): Effect.Effect<void> => {
+      const attempt = (delay: number): Effect.Effect<void> =>
+        Effect.matchCauseEffect(write(batch), {
+          onSuccess: () => {
+            failing = false
+            return Metric.incrementBy(written, batch.length)
+          },
+          onFailure: (cause) => {
+            failing = true
+            return Effect.logWarning("warden: audit batch not written; retrying", cause).pipe(
+              Effect.zipRight(Metric.increment(failures)),
+              Effect.zipRight(Effect.sleep(Duration.millis(delay))),
+              Effect.zipRight(attempt(Math.min(delay * 2, 30_000)))
+            )
+          }
+        })
+      return attempt(retryBase)
+    }
+    yield* next.pipe(
+      Effect.flatMap(() => writeWithRetry(take())),
+      Effect.forever,
+      Effect.interruptible,
+      Effect.forkScoped
+    )
+    // On close, what is still buffered is written once (no retries: the scope is ending).
+    yield* Effect.addFinalizer(() =>
+      Effect.suspend(function loop(): Effect.Effect<void> {
+        if (queue.length === 0) return Effect.void
+        return Effect.zipRight(Effect.ignore(write(take())), loop())
+      })
+    )
+
+    return {
+      record: (event) =>
+        Effect.suspend(() => {
+          if (failing) return Effect.fail(unavailable)
+          if (queue.length >= capacity) return dropOne
+          queue.push(event)
+          if (wake !== undefined) {
+            const resume = wake
+            wake = undefined
+            resume()
+          }
+          return Effect.void
+        })
+    }
+  })

@@ -15,17 +15,12 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import { Unauthenticated } from "./AuthError.js"
+import type { Credential } from "./Credential.js"
 import type { Principal } from "./Principal.js"
-
-/** A bearer token as received. The token is `Redacted`: it is never logged. */
-export interface Credentials {
-  readonly scheme: "Bearer"
-  readonly token: Redacted.Redacted<string>
-}
 
 /** Authenticates credentials. */
 export class Authenticator extends Context.Tag("@warden/core/Authenticator")<Authenticator, {
-  readonly authenticate: (credentials: Credentials) => Effect.Effect<Principal, Unauthenticated>
+  readonly authenticate: (credential: Credential) => Effect.Effect<Principal, Unauthenticated>
 }>() {}
 
 /**

@@ -1,11 +1,11 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Authenticator, AuthError, Principal, Scopes } from "@warden/core"
+import { Authenticator, AuthError, Credential, Principal, Scopes } from "@warden/core"
 import * as Effect from "effect/Effect"
 import * as Equal from "effect/Equal"
 import * as Redacted from "effect/Redacted"
 import * as TestClock from "effect/TestClock"
 
-const bearer = (token: string): Authenticator.Credentials => ({ scheme: "Bearer", token: Redacted.make(token) })
+const bearer = (token: string): Credential.Credential => Credential.bearer(Redacted.make(token))
 
 const authenticate = (token: string) =>
   Effect.flatMap(Authenticator.Authenticator, (authenticator) => authenticator.authenticate(bearer(token)))

@@ -392,3 +392,90 @@ describe("Policy.decide", () => {
       expectForbidden(decision.error, { reason: "denied_permission", requirement: "permission tenant:user:delete" })
     }).pipe(withGrants("", { allow: ["*"], deny: ["tenant:user:delete"] })))
 })
+
+describe("Policy.evaluate: policies as data", () => {
+  const tenants = ["acme", "globex"] as const
+  const leaf = FastCheck.oneof(
+    FastCheck.constant(Policy.authenticated),
+    FastCheck.constant(Policy.user),
+    scopeToken.map((s) => Policy.scope(s)),
+    FastCheck.constantFrom(...shop.permissions).map((p) => Policy.permission(shop, p)),
+    FastCheck.constantFrom(...tenants).map((t) => Policy.tenant(t)),
+    FastCheck.constantFrom([], ["billing"], ["cron", "billing"]).map((ids) => Policy.service(...ids))
+  )
+  const { policy } = FastCheck.letrec<{ policy: Policy.AnyPolicy }>((tie) => ({
+    policy: FastCheck.oneof(
+      { depthSize: "small", withCrossShrink: true },
+      leaf,
+      FastCheck.tuple(tie("policy"), FastCheck.array(tie("policy"), { maxLength: 2 })).map(([p, ps]) =>
+        Policy.all(p, ...ps)
+      ),
+      FastCheck.tuple(tie("policy"), FastCheck.array(tie("policy"), { maxLength: 2 })).map(([p, ps]) =>
+        Policy.any(p, ...ps)
+      ),
+      tie("policy").map((p) => Policy.not(p))
+    )
+  }))
+  const input = FastCheck.record({
+    principal: FastCheck.constantFrom(alice, billing, anonymousService),
+    tenant: FastCheck.constantFrom(...tenants).map((t) => Schema.decodeSync(Tenant.TenantId)(t)),
+    scopes: FastCheck.uniqueArray(scopeToken, { maxLength: 3 }),
+    allow: permissionGrants,
+    deny: permissionGrants.map((d) => d.filter((g) => Either.isRight(Permission.validateGrant(g))))
+  })
+
+  it.prop(
+    "decides exactly what running the policy as an Effect decides, for any tree of data policies",
+    [policy, input],
+    ([p, i]) => {
+      const grants = {
+        scopes: Either.getOrThrow(Scopes.fromTokens(i.scopes)),
+        permissions: Permission.compile({ allow: i.allow, deny: i.deny })
+      }
+      const pure = Policy.evaluate(p, { principal: i.principal, tenant: i.tenant, grants })
+      const run = Effect.runSync(
+        Policy.decide(p as Policy.Policy).pipe(
+          Effect.provideService(Scopes.CurrentScopes, grants),
+          Effect.provideService(Tenant.CurrentTenant, i.tenant),
+          Effect.provideService(Principal.CurrentUser, i.principal)
+        )
+      )
+      expect(pure).toBeDefined()
+      expect(pure?._tag).toBe(run._tag)
+      if (pure?._tag === "Allowed" && run._tag === "Allowed") expect(pure.grant).toBe(run.grant)
+      if (pure?._tag === "Denied" && run._tag === "Denied") {
+        expect([pure.reason, pure.requirement, pure.error.description]).toEqual([
+          run.reason,
+          run.requirement,
+          run.error.description
+        ])
+      }
+    },
+    props
+  )
+
+  it("a custom Effect policy is not data, and neither is a combination that holds one", () => {
+    const custom: Policy.Policy<never> = Effect.succeed(new Policy.Allowed({ grant: "custom" }))
+    const grants = { scopes: Scopes.empty, permissions: Permission.emptySet }
+    const at = { principal: alice, tenant: acme, grants }
+    expect(Policy.evaluate(custom, at)).toBeUndefined()
+    expect(Policy.evaluate(Policy.all(Policy.user, custom), at)).toBeUndefined()
+    expect(Policy.evaluate(Policy.not(custom), at)).toBeUndefined()
+    expect(Policy.evaluate(Policy.all(Policy.user, Policy.authenticated), at)).toMatchObject({
+      _tag: "Allowed",
+      grant: "user and authenticated"
+    })
+  })
+
+  it("reads only what it needs: a scope policy runs with CurrentScopes alone", () => {
+    const decision = Effect.runSync(
+      Policy.decide(Policy.scope("a")).pipe(
+        Effect.provideService(Scopes.CurrentScopes, {
+          scopes: Either.getOrThrow(Scopes.parse("a")),
+          permissions: Permission.emptySet
+        })
+      )
+    )
+    expect(decision).toMatchObject({ _tag: "Allowed", grant: "scope a" })
+  })
+})

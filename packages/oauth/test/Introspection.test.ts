@@ -63,7 +63,7 @@ const authenticator = (endpoint: Endpoint) =>
   })
 
 const authenticate = (a: Effect.Effect.Success<ReturnType<typeof authenticator>>, token: string) =>
-  a.authenticate({ scheme: "Bearer", token: Redacted.make(token) })
+  a.authenticate({ _tag: "Bearer", token: Redacted.make(token) })
 
 describe("Introspection", () => {
   it.scoped("asks with the token and the access_token hint, and maps the answer to a principal", () =>

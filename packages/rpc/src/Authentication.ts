@@ -1,23 +1,19 @@
 /**
  * The `Authentication` middleware: reads the bearer token strictly (RFC 6750
- * §2.1), authenticates it with the `Authenticator`, and provides
- * `CurrentUser`.
+ * §2.1), authenticates it through the request pipeline (`Guard`), and
+ * provides `CurrentUser`.
  *
  * @since 0.1.0
  */
 import * as RpcMiddleware from "@effect/rpc/RpcMiddleware"
-import * as RpcSchema from "@effect/rpc/RpcSchema"
 import type { AuditLog } from "@warden/core/AuditLog"
 import type { Authenticator } from "@warden/core/Authenticator"
 import { Unauthenticated } from "@warden/core/AuthError"
+import * as Guard from "@warden/core/Guard"
 import { CurrentUser } from "@warden/core/Principal"
-import * as Clock from "effect/Clock"
-import * as Context from "effect/Context"
-import * as Duration from "effect/Duration"
-import * as Effect from "effect/Effect"
+import type * as Context from "effect/Context"
 import * as Layer from "effect/Layer"
-import { CallerCredentials } from "./internal/callerCredentials.js"
-import * as RequestAuth from "./internal/requestAuth.js"
+import * as Guarded from "./internal/guarded.js"
 
 /**
  * Provides `CurrentUser` from the verified bearer token. Fails with
@@ -38,7 +34,7 @@ import * as RequestAuth from "./internal/requestAuth.js"
  * caller's token expires mid-stream, unless it is annotated
  * `TrustForStreamLifetime`.
  */
-export class Authentication extends RpcMiddleware.Tag<Authentication>()("@warden/rpc/Authentication", {
+export class Authentication extends RpcMiddleware.Tag<Authentication>()(Guarded.keys.authentication, {
   provides: CurrentUser,
   failure: Unauthenticated,
   requiredForClient: true,
@@ -49,32 +45,13 @@ export class Authentication extends RpcMiddleware.Tag<Authentication>()("@warden
  * Annotates a streaming procedure whose stream may outlive the caller's token:
  * authenticated once at the start, trusted for the stream's lifetime.
  */
-export class TrustForStreamLifetime
-  extends Context.Tag("@warden/rpc/TrustForStreamLifetime")<TrustForStreamLifetime, boolean>()
-{}
+export const TrustForStreamLifetime = Guarded.TrustForStreamLifetime
 
-const expiredMidStream = Unauthenticated.of("expired", "the token expired during the stream")
+/** @since 0.1.0 */
+export type TrustForStreamLifetime = Guarded.TrustForStreamLifetime
 
 /** The middleware's implementation. Needs an `Authenticator` and an `AuditLog`. */
 export const layer: Layer.Layer<Authentication, never, Authenticator | AuditLog> = Layer.effect(
   Authentication,
-  Effect.map(
-    RequestAuth.RequestAuth,
-    (auth) => (options) =>
-      Effect.flatMap(auth.authenticate(options), ({ credentials, principal, tenant }) => {
-        const next = options.next.pipe(
-          Effect.provideService(CurrentUser, principal),
-          Effect.provideService(CallerCredentials, { credentials, expiresAt: principal.expiresAt, tenant })
-        )
-        const guarded = RpcSchema.isStreamSchema(options.rpc.successSchema) && principal.expiresAt !== null &&
-          !Context.getOrElse(options.rpc.annotations, TrustForStreamLifetime, () => false)
-        if (!guarded) return next
-        const expiresAtMs = principal.expiresAt! * 1000
-        return Effect.flatMap(Clock.currentTimeMillis, (now) =>
-          Effect.timeoutFail(next, {
-            duration: Duration.millis(Math.max(0, expiresAtMs - now)),
-            onTimeout: () => expiredMidStream
-          }))
-      })
-  )
-).pipe(Layer.provide(RequestAuth.layer))
+  Guarded.middleware<Context.Tag.Service<Authentication>>(Guarded.keys.authentication)
+).pipe(Layer.provide(Guard.layer))

@@ -1,6 +1,6 @@
 /**
  * The `ScopeContext` middleware: provides `CurrentScopes`, the request's
- * scopes and its permissions compiled once for fast checks.
+ * scopes and its permissions compiled once per token for fast checks.
  *
  * @since 0.1.0
  */
@@ -8,20 +8,22 @@ import * as RpcMiddleware from "@effect/rpc/RpcMiddleware"
 import type { AuditLog } from "@warden/core/AuditLog"
 import type { Authenticator } from "@warden/core/Authenticator"
 import { Forbidden, Unauthenticated } from "@warden/core/AuthError"
+import * as Guard from "@warden/core/Guard"
 import { CurrentScopes } from "@warden/core/Scopes"
-import * as Effect from "effect/Effect"
+import type * as Context from "effect/Context"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
-import * as RequestAuth from "./internal/requestAuth.js"
+import * as Guarded from "./internal/guarded.js"
 
 /** Provides `CurrentScopes`. */
-export class ScopeContext extends RpcMiddleware.Tag<ScopeContext>()("@warden/rpc/ScopeContext", {
+export class ScopeContext extends RpcMiddleware.Tag<ScopeContext>()(Guarded.keys.scopeContext, {
   provides: CurrentScopes,
-  failure: Schema.Union(Unauthenticated, Forbidden)
+  failure: Schema.Union(Unauthenticated, Forbidden),
+  wrap: true
 }) {}
 
 /** The middleware's implementation. */
 export const layer: Layer.Layer<ScopeContext, never, Authenticator | AuditLog> = Layer.effect(
   ScopeContext,
-  Effect.map(RequestAuth.RequestAuth, (auth) => (options) => Effect.map(auth.resolve(options), (r) => r.grants))
-).pipe(Layer.provide(RequestAuth.layer))
+  Guarded.middleware<Context.Tag.Service<ScopeContext>>(Guarded.keys.scopeContext)
+).pipe(Layer.provide(Guard.layer))

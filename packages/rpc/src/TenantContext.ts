@@ -13,23 +13,25 @@ import * as RpcMiddleware from "@effect/rpc/RpcMiddleware"
 import type { AuditLog } from "@warden/core/AuditLog"
 import type { Authenticator } from "@warden/core/Authenticator"
 import { Forbidden, Unauthenticated } from "@warden/core/AuthError"
+import * as Guard from "@warden/core/Guard"
 import { CurrentTenant } from "@warden/core/Tenant"
-import * as Effect from "effect/Effect"
+import type * as Context from "effect/Context"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
-import * as RequestAuth from "./internal/requestAuth.js"
+import * as Guarded from "./internal/guarded.js"
 
 /** The header that selects one of several signed tenants. */
-export const header = RequestAuth.tenantHeader
+export const header = Guarded.tenantHeader
 
 /** Provides `CurrentTenant`. */
-export class TenantContext extends RpcMiddleware.Tag<TenantContext>()("@warden/rpc/TenantContext", {
+export class TenantContext extends RpcMiddleware.Tag<TenantContext>()(Guarded.keys.tenantContext, {
   provides: CurrentTenant,
-  failure: Schema.Union(Unauthenticated, Forbidden)
+  failure: Schema.Union(Unauthenticated, Forbidden),
+  wrap: true
 }) {}
 
 /** The middleware's implementation. */
 export const layer: Layer.Layer<TenantContext, never, Authenticator | AuditLog> = Layer.effect(
   TenantContext,
-  Effect.map(RequestAuth.RequestAuth, (auth) => (options) => Effect.map(auth.resolve(options), (r) => r.tenant))
-).pipe(Layer.provide(RequestAuth.layer))
+  Guarded.middleware<Context.Tag.Service<TenantContext>>(Guarded.keys.tenantContext)
+).pipe(Layer.provide(Guard.layer))

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
+import { Credential } from "@warden/core"
 import * as Either from "effect/Either"
 import * as FastCheck from "effect/FastCheck"
 import * as Redacted from "effect/Redacted"
@@ -40,7 +41,7 @@ describe("bearer parsing (RFC 6750 §2.1)", () => {
   })
 
   it("refuses an oversized header without reading it as a token", () => {
-    const result = Bearer.fromHeaders({ authorization: `Bearer ${"a".repeat(Bearer.maxHeaderLength)}` })
+    const result = Bearer.fromHeaders({ authorization: `Bearer ${"a".repeat(Credential.maxAuthorizationLength)}` })
     expect(Either.isLeft(result) && result.left.reason).toBe("malformed_header")
   })
 

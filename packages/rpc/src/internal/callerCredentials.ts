@@ -1,5 +1,5 @@
-import type { Credentials } from "@warden/core/Authenticator"
 import type { Forbidden } from "@warden/core/AuthError"
+import type { Credential } from "@warden/core/Credential"
 import type { TenantId } from "@warden/core/Tenant"
 import * as Context from "effect/Context"
 import type * as Either from "effect/Either"
@@ -11,7 +11,7 @@ import type * as Either from "effect/Either"
  * raw token.
  */
 export class CallerCredentials extends Context.Tag("@warden/rpc/internal/CallerCredentials")<CallerCredentials, {
-  readonly credentials: Credentials
+  readonly credentials: Credential
   /** When the token expires, in epoch seconds, if known. */
   readonly expiresAt: number | null
   /**

@@ -1,0 +1,59 @@
+/**
+ * What a transport extracted from a request to authenticate it, as data: a
+ * tagged union with one member per scheme, each authenticated by an
+ * `Authenticator`. Transports build credentials; nothing else reads a
+ * transport's headers.
+ *
+ * @since 0.2.0
+ */
+import * as Either from "effect/Either"
+import * as Redacted from "effect/Redacted"
+import { Unauthenticated } from "./AuthError.js"
+
+/** A bearer token (RFC 6750), held `Redacted` so it is never logged. */
+export interface Bearer {
+  readonly _tag: "Bearer"
+  readonly token: Redacted.Redacted<string>
+}
+
+/** Every kind of credential Warden authenticates. */
+export type Credential = Bearer
+
+/** A bearer credential. */
+export const bearer = (token: Redacted.Redacted<string> | string): Bearer => ({
+  _tag: "Bearer",
+  token: typeof token === "string" ? Redacted.make(token) : token
+})
+
+/** Longest authorization header accepted; longer is refused before any parsing. */
+export const maxAuthorizationLength = 16 * 1024
+
+// RFC 6750 §2.1: credentials = "Bearer" 1*SP b64token; b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+const bearerPattern = /^[Bb][Ee][Aa][Rr][Ee][Rr] +([A-Za-z0-9\-._~+/]+=*)$/
+
+const malformed = (description: string) => Either.left(Unauthenticated.of("malformed_header", description))
+
+/**
+ * Parses one `authorization` header value strictly (RFC 6750 §2.1): the
+ * `Bearer` scheme in any case, spaces, one b64token, nothing else. Anything
+ * else is `invalid_request` (`malformed_header`); the token never appears in
+ * an error.
+ */
+export const fromAuthorization = (value: string): Either.Either<Bearer, Unauthenticated> => {
+  if (value.length > maxAuthorizationLength) {
+    return malformed(`the authorization header is longer than ${maxAuthorizationLength} characters`)
+  }
+  const match = bearerPattern.exec(value)
+  if (match === null) {
+    if (!/^[Bb][Ee][Aa][Rr][Ee][Rr](\s|$)/.test(value)) {
+      return malformed("the authorization header must use the Bearer scheme")
+    }
+    return value.includes(",") ?
+      malformed("the authorization header must carry exactly one bearer token") :
+      malformed("the authorization header must be 'Bearer' followed by one token of the RFC 6750 b64token characters")
+  }
+  return Either.right(bearer(match[1]!))
+}
+
+/** The refusal for a request that carries no credentials: no RFC 6750 error code. */
+export const missing: Unauthenticated = Unauthenticated.of("missing_credentials", "the request carries no credentials")
