@@ -10,6 +10,7 @@ import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import type * as Scope from "effect/Scope"
@@ -126,12 +127,20 @@ export const buffered = <E>(
     const retryBase = Duration.toMillis(options.retryBase ?? Duration.millis(100))
     let queue: Array<AuditEvent> = []
     let failing = false
+    let closing = false
     let wake: (() => void) | undefined
     const unavailable = new AuditUnavailable({ message: "the audit sink is failing; decisions are not recorded" })
     const dropOne = Metric.increment(dropped)
+    const signal = () => {
+      if (wake !== undefined) {
+        const resume = wake
+        wake = undefined
+        resume()
+      }
+    }
 
     const next = Effect.async<void>((resume) => {
-      if (queue.length > 0) return resume(Effect.void)
+      if (queue.length > 0 || closing) return resume(Effect.void)
       wake = () => resume(Effect.void)
     })
     const take = (): ReadonlyArray<AuditEvent> => {
@@ -142,6 +151,7 @@ export const buffered = <E>(
       }
       return queue.splice(0, maxBatch)
     }
+    /** Writes a batch, again and again with backoff while it fails; once only when the scope is closing. */
     const writeWithRetry = (batch: ReadonlyArray<AuditEvent>): Effect.Effect<void> => {
       const attempt = (delay: number): Effect.Effect<void> =>
         Effect.matchCauseEffect(write(batch), {
@@ -151,8 +161,12 @@ export const buffered = <E>(
           },
           onFailure: (cause) => {
             failing = true
-            return Effect.logWarning("warden: audit batch not written; retrying", cause).pipe(
-              Effect.zipRight(Metric.increment(failures)),
+            const failed = Effect.zipRight(
+              Effect.logWarning("warden: audit batch not written", cause),
+              Metric.increment(failures)
+            )
+            if (closing) return failed
+            return failed.pipe(
               Effect.zipRight(Effect.sleep(Duration.millis(delay))),
               Effect.zipRight(attempt(Math.min(delay * 2, 30_000)))
             )
@@ -160,17 +174,22 @@ export const buffered = <E>(
         })
       return attempt(retryBase)
     }
-    yield* next.pipe(
-      Effect.flatMap(() => writeWithRetry(take())),
-      Effect.forever,
-      Effect.interruptible,
-      Effect.forkScoped
-    )
-    // On close, what is still buffered is written once (no retries: the scope is ending).
+    const writer = yield* Effect.suspend(function loop(): Effect.Effect<void> {
+      if (closing && queue.length === 0) return Effect.void
+      return next.pipe(
+        Effect.zipRight(Effect.suspend(() => queue.length === 0 ? Effect.void : writeWithRetry(take()))),
+        Effect.zipRight(Effect.suspend(loop))
+      )
+    }).pipe(Effect.forkDaemon)
+    // On close, what is buffered is written before the writer stops (bounded: a stuck sink cannot hold it up).
     yield* Effect.addFinalizer(() =>
-      Effect.suspend(function loop(): Effect.Effect<void> {
-        if (queue.length === 0) return Effect.void
-        return Effect.zipRight(Effect.ignore(write(take())), loop())
+      Effect.suspend(() => {
+        closing = true
+        signal()
+        return Effect.timeout(Fiber.join(writer), Duration.seconds(10)).pipe(
+          Effect.ignore,
+          Effect.zipRight(Fiber.interrupt(writer))
+        )
       })
     )
 
@@ -180,11 +199,7 @@ export const buffered = <E>(
           if (failing) return Effect.fail(unavailable)
           if (queue.length >= capacity) return dropOne
           queue.push(event)
-          if (wake !== undefined) {
-            const resume = wake
-            wake = undefined
-            resume()
-          }
+          signal()
           return Effect.void
         })
     }

@@ -1,9 +1,11 @@
 import { describe, expect, it } from "@effect/vitest"
 import { AuditLog, Tenant } from "@warden/core"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as HashMap from "effect/HashMap"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
+import * as Metric from "effect/Metric"
 import * as Schema from "effect/Schema"
 
 const tenant = Schema.decodeSync(Tenant.TenantId)
@@ -86,5 +88,88 @@ describe("AuditLog.layerLogger", () => {
         "warden.audit.requirement": "scope orders.read",
         "warden.audit.trace_id": ""
       })
+    }))
+})
+
+describe("AuditLog.buffered", () => {
+  const droppedCount = Effect.map(Metric.value(AuditLog.metrics.dropped), (s) => s.count)
+  const waitUntil = (done: () => boolean) =>
+    Effect.gen(function*() {
+      for (let i = 0; i < 2000 && !done(); i++) yield* Effect.sleep("1 millis")
+      expect(done()).toBe(true)
+    })
+
+  it.live("loses nothing while a slow sink keeps up, writing in batches in the order recorded", () =>
+    Effect.gen(function*() {
+      const batches: Array<ReadonlyArray<AuditLog.AuditEvent>> = []
+      const droppedBefore = yield* droppedCount
+      yield* Effect.scoped(Effect.gen(function*() {
+        const log = yield* AuditLog.buffered((batch) =>
+          Effect.andThen(Effect.sleep("2 millis"), () => void batches.push(batch))
+        )
+        yield* Effect.forEach(
+          Array.from({ length: 8 }, (_, writer) => writer),
+          (writer) =>
+            Effect.forEach(
+              Array.from({ length: 500 }, (_, i) => event(`${writer}-${i}`, "acme")),
+              (e) => Effect.zipRight(log.record(e), Effect.yieldNow())
+            ),
+          { concurrency: "unbounded" }
+        )
+      }))
+      const written = batches.flat()
+      expect(written).toHaveLength(4000)
+      for (let writer = 0; writer < 8; writer++) {
+        const own = written.filter((e) => e.subject!.startsWith(`subject-${writer}-`)).map((e) => e.subject)
+        expect(own).toEqual(Array.from({ length: 500 }, (_, i) => `subject-${writer}-${i}`))
+      }
+      expect(batches.length).toBeLessThan(4000)
+      expect(yield* droppedCount).toBe(droppedBefore)
+    }))
+
+  it.live("never waits on a stuck sink: past its capacity events are dropped and counted", () =>
+    Effect.gen(function*() {
+      const release = yield* Deferred.make<void>()
+      let written = 0
+      const droppedBefore = yield* droppedCount
+      yield* Effect.scoped(Effect.gen(function*() {
+        const log = yield* AuditLog.buffered(
+          (batch) => Effect.andThen(Deferred.await(release), () => void (written += batch.length)),
+          { capacity: 10, maxBatch: 1 }
+        )
+        for (let i = 0; i < 25; i++) yield* log.record(event(String(i), "acme"))
+        // Every record returned while the sink had written nothing.
+        expect(written).toBe(0)
+        yield* Deferred.succeed(release, undefined)
+        yield* waitUntil(() => written > 0)
+      }))
+      const dropped = (yield* droppedCount) - droppedBefore
+      expect(dropped).toBeGreaterThanOrEqual(14)
+      expect(written + dropped).toBe(25)
+    }))
+
+  it.live("while the sink fails, records are refused as unavailable; the failed batch is written when it recovers", () =>
+    Effect.gen(function*() {
+      let healthy = false
+      let attempts = 0
+      const written: Array<AuditLog.AuditEvent> = []
+      yield* Effect.scoped(Effect.gen(function*() {
+        const log = yield* AuditLog.buffered(
+          (batch) =>
+            Effect.suspend(() => {
+              attempts++
+              return healthy ? Effect.sync(() => void written.push(...batch)) : Effect.fail("disk full")
+            }),
+          { retryBase: "5 millis" }
+        )
+        yield* log.record(event("1", "acme"))
+        yield* waitUntil(() => attempts >= 1)
+        yield* Effect.sleep("1 millis")
+        expect(yield* Effect.flip(log.record(event("x", "acme")))).toMatchObject({ _tag: "AuditUnavailable" })
+        healthy = true
+        yield* waitUntil(() => written.length > 0)
+        yield* log.record(event("2", "acme"))
+      }))
+      expect(written.map((e) => e.subject)).toEqual(["subject-1", "subject-2"])
     }))
 })
