@@ -8,7 +8,8 @@
  */
 import { AbilityBuilder, createMongoAbility } from "@casl/ability"
 import type { MongoAbility } from "@casl/ability"
-import { CurrentScopes, Permission, Policy, Scopes } from "@warden/core"
+import { CurrentScopes, Permission, Policy, Principal, Scopes } from "@warden/core"
+import type { Tenant } from "@warden/core"
 import { newEnforcer, newModelFromString } from "casbin"
 import type { Enforcer } from "casbin"
 import * as Effect from "effect/Effect"
@@ -182,6 +183,7 @@ const caslAbility = (m: Membership | undefined): MongoAbility => {
 
 export const names = {
   matcher: "Warden PermissionSet.check (compiled matcher)",
+  pipeline: "Warden Policy.evaluate (the request pipeline's decision, as data)",
   effect: "Warden Policy.permission inside Effect (decide, CurrentScopes provided)",
   effectInHandler: "Warden Policy.permission inside Effect (yield* policy, CurrentScopes in context)",
   compileAndCheck: "Warden compile the grants + 1 check (a request's first check)",
@@ -215,6 +217,9 @@ export const run = async (rounds: number, log: (line: string) => void): Promise<
   const catalogue = Permission.catalogue(...permissions)
   const policies = new Map(permissions.map((p) => [p, Policy.permission(catalogue, p)]))
   const grants = sets.map((permissions) => ({ scopes: Scopes.empty, permissions }))
+  // What the pipeline decides over: the principal, the tenant, the grants for (principal, tenant).
+  const somebody = Principal.make({ subject: "user-0", tenant: "tenant-0", issuer: "https://identity.test" })
+  const inputs = grants.map((g) => ({ principal: somebody, tenant: "tenant-0" as Tenant.TenantId, grants: g }))
 
   t0 = performance.now()
   const enforcer: Enforcer = await newEnforcer(newModelFromString(casbinModel))
@@ -248,8 +253,11 @@ export const run = async (rounds: number, log: (line: string) => void): Promise<
     // casbin takes milliseconds per query: it answers the first 2,000.
     const casbin = i < casbinSample ? enforcer.enforceSync(q.user, q.tenant, q.permission) : warden._tag === "Allowed"
     const casl = abilities[q.membership]!.can(q.action, q.subject)
+    const pipeline = Policy.evaluate(policies.get(q.permission)!, inputs[q.membership]!)
     const ok = warden._tag === "Allowed"
-    if (ok !== casbin || ok !== casl || ok !== (viaEffect._tag === "Allowed")) {
+    if (
+      ok !== casbin || ok !== casl || ok !== (viaEffect._tag === "Allowed") || ok !== (pipeline?._tag === "Allowed")
+    ) {
       throw new Error(
         `policy engines disagree on ${q.user} in ${q.tenant} for ${q.permission}: ` +
           `Warden ${warden._tag}, Policy ${viaEffect._tag}, casbin ${casbin}, CASL ${casl}`
@@ -268,12 +276,28 @@ export const run = async (rounds: number, log: (line: string) => void): Promise<
   const timed = queries(4096, 13)
   const mask = timed.length - 1
   const batch = 256
-  let a = 0, b = 0, c = 0, d = 0, e = 0, f = 0
+  let a = 0, b = 0, c = 0, d = 0, e = 0, f = 0, g = 0
   const matcher = () => {
     let n = 0
     for (let i = 0; i < batch; i++) {
       const q = timed[a++ & mask]!
       if (sets[q.membership]!.check(q.permission)._tag === "Allowed") n++
+    }
+    return n
+  }
+  const pipelineBatch = () => {
+    let n = 0
+    for (let i = 0; i < batch; i++) {
+      const q = timed[g++ & mask]!
+      if (Policy.evaluate(policies.get(q.permission)!, inputs[q.membership]!)?._tag === "Allowed") n++
+    }
+    return n
+  }
+  const caslBatch = () => {
+    let n = 0
+    for (let i = 0; i < batch; i++) {
+      const q = timed[f++ & mask]!
+      if (abilities[q.membership]!.can(q.action, q.subject)) n++
     }
     return n
   }
@@ -306,6 +330,7 @@ export const run = async (rounds: number, log: (line: string) => void): Promise<
   const effect = () => Effect.runSync(decideBatch)
   const timings = await timeCases([
     { name: names.matcher, ops: batch, fn: matcher },
+    { name: names.pipeline, ops: batch, fn: pipelineBatch },
     { name: names.effect, ops: batch, fn: effect },
     { name: names.effectInHandler, ops: batch, fn: () => Effect.runSync(handlerBatch) },
     {
@@ -322,13 +347,8 @@ export const run = async (rounds: number, log: (line: string) => void): Promise<
         return enforcer.enforceSync(q.user, q.tenant, q.permission)
       }
     },
-    {
-      name: names.casl,
-      fn: () => {
-        const q = timed[f++ & mask]!
-        return abilities[q.membership]!.can(q.action, q.subject)
-      }
-    }
+    // Batched as Warden's matcher and pipeline are, so each figure is the check alone.
+    { name: names.casl, ops: batch, fn: caslBatch }
   ], rounds)
   log(`  ${timings.map((t) => `${t.name} ${t.median.toFixed(0)} ns`).join("; ")}`)
 

@@ -49,6 +49,13 @@ export class AuditUnavailable extends Data.TaggedError("AuditUnavailable")<{ rea
  */
 export class AuditLog extends Context.Tag("@warden/core/AuditLog")<AuditLog, {
   readonly record: (event: AuditEvent) => Effect.Effect<void, AuditUnavailable>
+  /**
+   * Optional: records without running an Effect (an in-memory buffer);
+   * returns the refusal when it cannot. The request pipeline's fast path.
+   *
+   * @since 0.2.0
+   */
+  readonly recordNow?: (event: AuditEvent) => AuditUnavailable | undefined
 }>() {}
 
 /** The default sink: one log line per decision, annotated with the event's fields. */
@@ -77,7 +84,8 @@ export class AuditTrail extends Context.Tag("@warden/core/AuditTrail")<AuditTrai
 export const layerMemory: Layer.Layer<AuditLog | AuditTrail> = Layer.effectContext(
   Effect.sync(() => {
     const events: Array<AuditEvent> = []
-    return Context.make(AuditLog, { record: (event) => Effect.sync(() => void events.push(event)) }).pipe(
+    const recordNow = (event: AuditEvent): undefined => void events.push(event)
+    return Context.make(AuditLog, { record: (event) => Effect.sync(() => recordNow(event)), recordNow }).pipe(
       Context.add(AuditTrail, {
         all: Effect.sync(() => [...events]),
         byTenant: (tenant) => Effect.sync(() => events.filter((e) => e.tenant === tenant))
@@ -130,7 +138,6 @@ export const buffered = <E>(
     let closing = false
     let wake: (() => void) | undefined
     const unavailable = new AuditUnavailable({ message: "the audit sink is failing; decisions are not recorded" })
-    const dropOne = Metric.increment(dropped)
     const signal = () => {
       if (wake !== undefined) {
         const resume = wake
@@ -193,14 +200,22 @@ export const buffered = <E>(
       })
     )
 
+    const recordNow = (event: AuditEvent): AuditUnavailable | undefined => {
+      if (failing) return unavailable
+      if (queue.length >= capacity) {
+        dropped.unsafeUpdate(1, [])
+        return undefined
+      }
+      queue.push(event)
+      signal()
+      return undefined
+    }
     return {
       record: (event) =>
         Effect.suspend(() => {
-          if (failing) return Effect.fail(unavailable)
-          if (queue.length >= capacity) return dropOne
-          queue.push(event)
-          signal()
-          return Effect.void
-        })
+          const refused = recordNow(event)
+          return refused === undefined ? Effect.void : Effect.fail(refused)
+        }),
+      recordNow
     }
   })

@@ -13,14 +13,22 @@ import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Redacted from "effect/Redacted"
 import { Unauthenticated } from "./AuthError.js"
 import type { Credential } from "./Credential.js"
+import { secretOf } from "./Credential.js"
 import type { Principal } from "./Principal.js"
 
 /** Authenticates credentials. */
 export class Authenticator extends Context.Tag("@warden/core/Authenticator")<Authenticator, {
   readonly authenticate: (credential: Credential) => Effect.Effect<Principal, Unauthenticated>
+  /**
+   * Optional: the same answer without running an Effect, when it needs no
+   * I/O (a verified-token cache hit, a table); `undefined` when it does, and
+   * `authenticate` must run. The request pipeline's fast path.
+   *
+   * @since 0.2.0
+   */
+  readonly authenticateNow?: (credential: Credential, nowMillis: number) => Principal | Unauthenticated | undefined
 }>() {}
 
 /**
@@ -33,17 +41,20 @@ export const layerTest = (
   table: Iterable<readonly [token: string, principal: Principal]>
 ): Layer.Layer<Authenticator> => {
   const principals = new Map(table)
+  const unknown = Unauthenticated.of("inactive", "the token is not recognised")
+  const expired = Unauthenticated.of("expired", "the token has expired")
+  const authenticateNow = (credential: Credential, now: number): Principal | Unauthenticated => {
+    const principal = principals.get(secretOf(credential))
+    if (principal === undefined) return unknown
+    if (principal.expiresAt !== null && principal.expiresAt * 1000 <= now) return expired
+    return principal
+  }
   return Layer.succeed(Authenticator, {
-    authenticate: (credentials) =>
+    authenticate: (credential) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) => {
-        const principal = principals.get(Redacted.value(credentials.token))
-        if (principal === undefined) {
-          return Effect.fail(Unauthenticated.of("inactive", "the token is not recognised"))
-        }
-        if (principal.expiresAt !== null && principal.expiresAt * 1000 <= now) {
-          return Effect.fail(Unauthenticated.of("expired", "the token has expired"))
-        }
-        return Effect.succeed(principal)
-      })
+        const answer = authenticateNow(credential, now)
+        return answer instanceof Unauthenticated ? Effect.fail(answer) : Effect.succeed(answer)
+      }),
+    authenticateNow
   })
 }

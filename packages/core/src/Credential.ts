@@ -19,11 +19,46 @@ export interface Bearer {
 /** Every kind of credential Warden authenticates. */
 export type Credential = Bearer
 
+/**
+ * A bearer token read off a request. The token is a private field: nothing
+ * prints or serialises it; `token` gives it as `Redacted`, made when first
+ * asked for, and `secretOf` reads it for an authenticator without making one.
+ */
+class BearerToken implements Bearer {
+  readonly _tag = "Bearer"
+  readonly #secret: string
+  #redacted: Redacted.Redacted<string> | undefined
+  constructor(secret: string) {
+    this.#secret = secret
+  }
+  get token(): Redacted.Redacted<string> {
+    return this.#redacted ??= Redacted.make(this.#secret)
+  }
+  static secretOf(credential: Bearer): string {
+    return #secret in credential ? credential.#secret : Redacted.value(credential.token)
+  }
+  toString(): string {
+    return "Bearer <redacted>"
+  }
+  toJSON(): unknown {
+    return { _tag: "Bearer", token: "<redacted>" }
+  }
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    return this.toString()
+  }
+}
+
 /** A bearer credential. */
-export const bearer = (token: Redacted.Redacted<string> | string): Bearer => ({
-  _tag: "Bearer",
-  token: typeof token === "string" ? Redacted.make(token) : token
-})
+export const bearer = (token: Redacted.Redacted<string> | string): Bearer =>
+  new BearerToken(typeof token === "string" ? token : Redacted.value(token))
+
+/**
+ * The token of a bearer credential, for an authenticator that compares or
+ * verifies it. Never log it.
+ *
+ * @since 0.2.0
+ */
+export const secretOf = (credential: Bearer): string => BearerToken.secretOf(credential)
 
 /** Longest authorization header accepted; longer is refused before any parsing. */
 export const maxAuthorizationLength = 16 * 1024

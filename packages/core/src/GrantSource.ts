@@ -22,6 +22,8 @@ import type { TenantId } from "./Tenant.js"
 /** Loads grants. A source that cannot answer fails with `Unauthenticated` (`unavailable`): it never allows. */
 export interface Service {
   readonly grants: (principal: Principal, tenant: TenantId) => Effect.Effect<Grants, Unauthenticated>
+  /** Optional: the same answer without an Effect when it needs no I/O; `undefined` when `grants` must run. */
+  readonly grantsNow?: (principal: Principal, tenant: TenantId) => Grants | undefined
 }
 
 const compiled = new WeakMap<Principal, Grants>()
@@ -52,7 +54,10 @@ export const fromClaims = (principal: Principal): Grants => {
 }
 
 /** The default source: the token's own claims. */
-export const claims: Service = { grants: (principal) => Effect.succeed(fromClaims(principal)) }
+export const claims: Service = {
+  grants: (principal) => Effect.succeed(fromClaims(principal)),
+  grantsNow: fromClaims
+}
 
 /** The request pipeline's source of grants; the token's claims unless a layer says otherwise. */
 export class GrantSource extends Context.Reference<GrantSource>()("@warden/core/GrantSource", {

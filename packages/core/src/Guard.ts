@@ -21,6 +21,7 @@ import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import type * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
@@ -71,10 +72,35 @@ export interface Passed {
   readonly allowed: Policy.Allowed | undefined
 }
 
+/** A refusal, as the pipeline returns it. */
+export type Refusal = Unauthenticated | Forbidden
+
+/**
+ * What `runNow` answers: the request passed, or was refused, or (when some
+ * part must do I/O: a token never seen, a store over the network) the Effect
+ * that decides it.
+ */
+export type Answer = Passed | Refusal | Effect.Effect<Passed, Refusal>
+
 /** The pipeline. */
 export class Guard extends Context.Tag("@warden/core/Guard")<Guard, {
-  readonly run: (request: Request) => Effect.Effect<Passed, Unauthenticated | Forbidden>
+  /** Decides a request. */
+  readonly run: (request: Request) => Effect.Effect<Passed, Refusal>
+  /**
+   * The same decision, made in the calling fiber without running an Effect
+   * when every part can answer at once (a verified-token cache hit, stores
+   * in memory): the request path of a transport adapter.
+   */
+  readonly runNow: (request: Request, fiber: Fiber.RuntimeFiber<unknown, unknown>) => Answer
 }>() {}
+
+/** Whether an answer is a refusal. */
+export const isRefusal = (answer: Answer): answer is Refusal =>
+  answer instanceof Unauthenticated || answer instanceof Forbidden
+
+/** An answer as an Effect. */
+export const toEffect = (answer: Answer): Effect.Effect<Passed, Refusal> =>
+  isRefusal(answer) ? Effect.fail(answer) : Effect.isEffect(answer) ? answer : Effect.succeed(answer)
 
 /**
  * Selects the tenant a request acts for: the principal's own without a
@@ -122,6 +148,21 @@ interface Outcome {
   readonly requirement: string
 }
 
+/** A value now, or the Effect that gives it. */
+type Now<A> = A | Refusal | Effect.Effect<A, Refusal>
+
+const isNowRefusal = <A>(now: Now<A>): now is Refusal => now instanceof Unauthenticated || now instanceof Forbidden
+
+/** Continues with `f` now when `now` is a value, or after the Effect. A refusal is passed through. */
+const then = <A, B>(now: Now<A>, f: (a: A) => Now<B>): Now<B> => {
+  if (isNowRefusal(now)) return now
+  if (Effect.isEffect(now)) return Effect.flatMap(now, (a) => lift(f(a)))
+  return f(now)
+}
+
+const lift = <A>(now: Now<A>): Effect.Effect<A, Refusal> =>
+  isNowRefusal(now) ? Effect.fail(now) : Effect.isEffect(now) ? now : Effect.succeed(now)
+
 /** Builds the pipeline over an authenticator and an audit log (and the `GrantSource` in context). */
 export const make: Effect.Effect<Context.Tag.Service<Guard>, never, Authenticator | AuditLog.AuditLog> = Effect.gen(
   function*() {
@@ -129,70 +170,79 @@ export const make: Effect.Effect<Context.Tag.Service<Guard>, never, Authenticato
     const audit = yield* AuditLog.AuditLog
     const grantSource = yield* GrantSource
 
-    /** The one place a decision is recorded: span attributes, one metric update, one audit event. */
-    const record = (operation: Operation, outcome: Outcome): Effect.Effect<void, Unauthenticated> =>
-      Effect.withFiberRuntime((fiber) => {
-        const span = fiber.currentSpan
-        const { principal } = outcome
-        if (span !== undefined && span._tag === "Span") {
-          if (principal !== undefined) {
-            span.attribute("enduser.id", principal.subject)
-            span.attribute("enduser.scope", Scopes.render(principal.scopes))
-            span.attribute("warden.principal.kind", principal.kind)
-          }
-          if (outcome.tenant !== null) span.attribute("tenant.id", outcome.tenant)
-          span.attribute("warden.decision", outcome.decision)
-          span.attribute("warden.reason", outcome.reason)
-          span.attribute("warden.requirement", outcome.requirement)
-        }
-        if (outcome.decision === "allowed") {
-          allowedCount.unsafeUpdate(1, [])
-        } else {
-          deniedCount.unsafeUpdate(1, [])
-          refusalsBy(outcome.reason).unsafeUpdate(1, [])
-        }
-        const now = Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis()
-        return Effect.catchTag(
-          audit.record({
-            time: new Date(now).toISOString(),
-            tenant: outcome.tenant,
-            subject: principal?.subject ?? null,
-            clientId: principal?.clientId ?? null,
-            procedure: operation.name,
-            decision: outcome.decision,
-            reason: outcome.reason,
-            requirement: outcome.requirement,
-            traceId: span?.traceId ?? null
-          }),
-          "AuditUnavailable",
-          () => Effect.fail(auditUnavailable)
-        )
-      })
-
-    const refuse = <E extends Unauthenticated | Forbidden>(
+    /**
+     * The one place a decision is recorded: span attributes, one metric
+     * update, one audit event. Returns the refusal to answer with when the
+     * audit log cannot record.
+     */
+    const record = (
+      fiber: Fiber.RuntimeFiber<unknown, unknown>,
+      now: number,
       operation: Operation,
-      error: E,
+      outcome: Outcome
+    ): Now<void> => {
+      const span = fiber.currentSpan
+      const { principal } = outcome
+      if (span !== undefined && span._tag === "Span") {
+        if (principal !== undefined) {
+          span.attribute("enduser.id", principal.subject)
+          span.attribute("enduser.scope", Scopes.render(principal.scopes))
+          span.attribute("warden.principal.kind", principal.kind)
+        }
+        if (outcome.tenant !== null) span.attribute("tenant.id", outcome.tenant)
+        span.attribute("warden.decision", outcome.decision)
+        span.attribute("warden.reason", outcome.reason)
+        span.attribute("warden.requirement", outcome.requirement)
+      }
+      if (outcome.decision === "allowed") {
+        allowedCount.unsafeUpdate(1, [])
+      } else {
+        deniedCount.unsafeUpdate(1, [])
+        refusalsBy(outcome.reason).unsafeUpdate(1, [])
+      }
+      const event: AuditLog.AuditEvent = {
+        time: isoTime(now),
+        tenant: outcome.tenant,
+        subject: principal?.subject ?? null,
+        clientId: principal?.clientId ?? null,
+        procedure: operation.name,
+        decision: outcome.decision,
+        reason: outcome.reason,
+        requirement: outcome.requirement,
+        traceId: span?.traceId ?? null
+      }
+      if (audit.recordNow !== undefined) return audit.recordNow(event) === undefined ? undefined : auditUnavailable
+      return Effect.catchTag(audit.record(event), "AuditUnavailable", () => Effect.fail(auditUnavailable))
+    }
+
+    const refuse = (
+      fiber: Fiber.RuntimeFiber<unknown, unknown>,
+      now: number,
+      operation: Operation,
+      error: Refusal,
       principal: Principal | undefined,
       tenant: Tenant.TenantId | null
-    ): Effect.Effect<never, E | Unauthenticated> =>
-      Effect.zipRight(
-        record(operation, {
+    ): Now<never> =>
+      then(
+        record(fiber, now, operation, {
           principal,
           tenant,
           decision: "denied",
           reason: error.reason,
           requirement: error._tag === "Forbidden" ? error.requirement : "authenticated"
         }),
-        Effect.fail(error)
+        (): Now<never> => error
       )
 
     const decide = (
+      fiber: Fiber.RuntimeFiber<unknown, unknown>,
+      now: number,
       request: Request,
       credential: Credential,
       principal: Principal,
       tenant: Tenant.TenantId,
       grants: Grants
-    ): Effect.Effect<Passed, Unauthenticated | Forbidden> => {
+    ): Now<Passed> => {
       const { operation } = request
       const passed = (allowed: Policy.Allowed | undefined): Passed => ({
         principal,
@@ -202,20 +252,20 @@ export const make: Effect.Effect<Context.Tag.Service<Guard>, never, Authenticato
         allowed
       })
       const policy = operation.policy
-      if (policy === undefined) return Effect.succeed(passed(undefined))
-      const conclude = (decision: Policy.Decision) =>
+      if (policy === undefined) return passed(undefined)
+      const conclude = (decision: Policy.Decision): Now<Passed> =>
         decision._tag === "Allowed" ?
-          Effect.as(
-            record(operation, {
+          then(
+            record(fiber, now, operation, {
               principal,
               tenant,
               decision: "allowed",
               reason: decision.grant,
               requirement: decision.grant
             }),
-            passed(decision)
+            () => passed(decision)
           ) :
-          refuse(operation, decision.error, principal, tenant)
+          refuse(fiber, now, operation, decision.error, principal, tenant)
       const decision = Policy.evaluate(policy, { principal, tenant, grants })
       if (decision !== undefined) return conclude(decision)
       // A custom policy is an Effect over the request's services.
@@ -228,38 +278,76 @@ export const make: Effect.Effect<Context.Tag.Service<Guard>, never, Authenticato
             )
           )
         ),
-        conclude
+        (decision) => lift(conclude(decision))
       )
     }
 
     const authenticated = (
+      fiber: Fiber.RuntimeFiber<unknown, unknown>,
+      now: number,
       request: Request,
       credential: Credential,
       principal: Principal
-    ): Effect.Effect<Passed, Unauthenticated | Forbidden> => {
+    ): Now<Passed> => {
       const tenant = selectTenant(principal, request.tenant)
-      if (!request.operation.resolve) {
-        return Effect.succeed({ principal, credential, tenant, grants: undefined, allowed: undefined })
-      }
-      if (Either.isLeft(tenant)) return refuse(request.operation, tenant.left, principal, principal.tenant)
-      return Effect.matchEffect(grantSource.grants(principal, tenant.right), {
-        onFailure: (error) => refuse(request.operation, error, principal, tenant.right),
-        onSuccess: (grants) => decide(request, credential, principal, tenant.right, grants)
+      const { operation } = request
+      if (!operation.resolve) return { principal, credential, tenant, grants: undefined, allowed: undefined }
+      if (Either.isLeft(tenant)) return refuse(fiber, now, operation, tenant.left, principal, principal.tenant)
+      const selected = tenant.right
+      const grants = grantSource.grantsNow?.(principal, selected)
+      if (grants !== undefined) return decide(fiber, now, request, credential, principal, selected, grants)
+      return Effect.matchEffect(grantSource.grants(principal, selected), {
+        onFailure: (error) => lift(refuse(fiber, now, operation, error, principal, selected)),
+        onSuccess: (grants) => lift(decide(fiber, now, request, credential, principal, selected, grants))
       })
     }
 
-    const run = (request: Request): Effect.Effect<Passed, Unauthenticated | Forbidden> => {
+    /** The rest of a request once its principal is known, in whichever fiber runs it then. */
+    const resume = (request: Request, credential: Credential, principal: Principal) =>
+      Effect.withFiberRuntime<Passed, Refusal>((fiber) =>
+        lift(authenticated(fiber, clockOf(fiber), request, credential, principal))
+      )
+    const refuseLater = (request: Request, error: Unauthenticated) =>
+      Effect.withFiberRuntime<never, Refusal>((fiber) =>
+        lift(refuse(fiber, clockOf(fiber), request.operation, error, undefined, null))
+      )
+
+    const runNow = (request: Request, fiber: Fiber.RuntimeFiber<unknown, unknown>): Answer => {
+      const now = clockOf(fiber)
       const { credential } = request
-      if (Either.isLeft(credential)) return refuse(request.operation, credential.left, undefined, null)
-      return Effect.matchEffect(authenticator.authenticate(credential.right), {
-        onFailure: (error) => refuse(request.operation, error, undefined, null),
-        onSuccess: (principal) => authenticated(request, credential.right, principal)
-      })
+      if (Either.isLeft(credential)) return refuse(fiber, now, request.operation, credential.left, undefined, null)
+      const known = authenticator.authenticateNow?.(credential.right, now)
+      if (known === undefined) {
+        return Effect.matchEffect(authenticator.authenticate(credential.right), {
+          onFailure: (error) => refuseLater(request, error),
+          onSuccess: (principal) => resume(request, credential.right, principal)
+        })
+      }
+      if (known instanceof Unauthenticated) return refuse(fiber, now, request.operation, known, undefined, null)
+      return authenticated(fiber, now, request, credential.right, known)
     }
 
-    return { run }
+    return {
+      runNow,
+      run: (request) => Effect.withFiberRuntime((fiber) => toEffect(runNow(request, fiber)))
+    }
   }
 )
+
+let lastMillis = Number.NaN
+let lastIso = ""
+/** ISO-8601 for a time in ms, built once per millisecond: decisions made in the same millisecond share it. */
+const isoTime = (millis: number): string => {
+  if (millis !== lastMillis) {
+    lastMillis = millis
+    lastIso = new Date(millis).toISOString()
+  }
+  return lastIso
+}
+
+/** The current time of the fiber's `Clock`, without an Effect. */
+const clockOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>): number =>
+  Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis()
 
 /** The pipeline as a layer. */
 export const layer: Layer.Layer<Guard, never, Authenticator | AuditLog.AuditLog> = Layer.effect(Guard, make)

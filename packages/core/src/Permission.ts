@@ -228,7 +228,17 @@ export const compile = (grants: Grants): PermissionSet => {
     const denied: Check = { _tag: "Denied", rule: malformedDeny }
     return { check: () => denied, ignored }
   }
+  // A set lives as long as its token in the verifier's cache and answers the same few permissions again and
+  // again: answers are kept, a bounded number of them.
+  const answers = new Map<string, Check>()
   const check = (permission: string): Check => {
+    const known = answers.get(permission)
+    if (known !== undefined) return known
+    const answer = walk(permission)
+    if (answers.size < 64) answers.set(permission, answer)
+    return answer
+  }
+  const walk = (permission: string): Check => {
     if (permission.length === 0) return notGranted
     let current: Node | undefined = root
     let allowed: string | undefined

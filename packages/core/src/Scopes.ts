@@ -63,6 +63,7 @@ const TypeId: unique symbol = Symbol.for("@warden/core/Scopes")
 export class Scopes implements Equal.Equal, Iterable<ScopeToken> {
   readonly [TypeId] = TypeId
   readonly #set: ReadonlySet<string>
+  #rendered: string | undefined
   private constructor(readonly tokens: ReadonlyArray<ScopeToken>) {
     this.#set = new Set(tokens)
   }
@@ -85,6 +86,10 @@ export class Scopes implements Equal.Equal, Iterable<ScopeToken> {
   }
   [Hash.symbol](): number {
     return Hash.cached(this, Hash.array([...this.tokens].sort()))
+  }
+  /** The space-delimited string (RFC 6749 §3.3), built once. */
+  get rendered(): string {
+    return this.#rendered ??= this.tokens.join(" ")
   }
   toString(): string {
     return render(this)
@@ -176,7 +181,7 @@ export const fromTokens = (tokens: Iterable<string>): Either.Either<Scopes, Inva
 }
 
 /** Renders scopes as the space-delimited string of RFC 6749 §3.3. */
-export const render = (scopes: Scopes): string => scopes.tokens.join(" ")
+export const render = (scopes: Scopes): string => scopes.rendered
 
 /** Scopes as a Schema: decoded from the space-delimited string, encoded back to it. */
 export const FromString: Schema.Schema<Scopes, string> = Schema.transformOrFail(

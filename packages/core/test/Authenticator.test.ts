@@ -150,3 +150,19 @@ describe("Principal.make", () => {
     expect(Principal.make({ subject: "a".repeat(255), tenant: "acme", issuer: "https://i" }).subject).toHaveLength(255)
   })
 })
+
+describe("Credential.bearer", () => {
+  it("never shows its token: not printed, not serialised, not inspected; readable as Redacted or by secretOf", async () => {
+    const { inspect } = await import("node:util")
+    const credential = Credential.bearer("s3cret-token-Zq")
+    expect(String(credential)).not.toContain("s3cret")
+    expect(JSON.stringify(credential)).not.toContain("s3cret")
+    expect(inspect(credential, { depth: 5, showHidden: true })).not.toContain("s3cret")
+    expect(JSON.stringify({ nested: [credential] })).not.toContain("s3cret")
+    expect(Redacted.value(credential.token)).toBe("s3cret-token-Zq")
+    expect(String(credential.token)).not.toContain("s3cret")
+    expect(Credential.secretOf(credential)).toBe("s3cret-token-Zq")
+    // A credential built elsewhere, with a Redacted token, reads the same.
+    expect(Credential.secretOf({ _tag: "Bearer", token: Redacted.make("other") })).toBe("other")
+  })
+})

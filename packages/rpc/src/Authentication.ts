@@ -11,7 +11,6 @@ import type { Authenticator } from "@warden/core/Authenticator"
 import { Unauthenticated } from "@warden/core/AuthError"
 import * as Guard from "@warden/core/Guard"
 import { CurrentUser } from "@warden/core/Principal"
-import type * as Context from "effect/Context"
 import * as Layer from "effect/Layer"
 import * as Guarded from "./internal/guarded.js"
 
@@ -51,7 +50,9 @@ export const TrustForStreamLifetime = Guarded.TrustForStreamLifetime
 export type TrustForStreamLifetime = Guarded.TrustForStreamLifetime
 
 /** The middleware's implementation. Needs an `Authenticator` and an `AuditLog`. */
-export const layer: Layer.Layer<Authentication, never, Authenticator | AuditLog> = Layer.effect(
+export const layer: Layer.Layer<Authentication, never, Authenticator | AuditLog> = Guarded.layer(
   Authentication,
-  Guarded.middleware<Context.Tag.Service<Authentication>>(Guarded.keys.authentication)
-).pipe(Layer.provide(Guard.layer))
+  Guarded.keys.authentication
+).pipe(
+  Layer.provide(Guard.layer)
+)

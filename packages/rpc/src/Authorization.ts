@@ -14,7 +14,6 @@ import type { AuditLog } from "@warden/core/AuditLog"
 import type { Authenticator } from "@warden/core/Authenticator"
 import { Forbidden, Unauthenticated } from "@warden/core/AuthError"
 import * as Guard from "@warden/core/Guard"
-import type * as Context from "effect/Context"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import * as Guarded from "./internal/guarded.js"
@@ -39,7 +38,9 @@ export class Authorization extends RpcMiddleware.Tag<Authorization>()(Guarded.ke
 export const metrics = Guard.metrics
 
 /** The middleware's implementation. */
-export const layer: Layer.Layer<Authorization, never, Authenticator | AuditLog> = Layer.effect(
+export const layer: Layer.Layer<Authorization, never, Authenticator | AuditLog> = Guarded.layer(
   Authorization,
-  Guarded.middleware<Context.Tag.Service<Authorization>>(Guarded.keys.authorization)
-).pipe(Layer.provide(Guard.layer))
+  Guarded.keys.authorization
+).pipe(
+  Layer.provide(Guard.layer)
+)

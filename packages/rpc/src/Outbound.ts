@@ -41,6 +41,7 @@ import type { Forbidden } from "@warden/core/AuthError"
 import { Unauthenticated } from "@warden/core/AuthError"
 import type { TokenError, TokenSource } from "@warden/oauth/TokenSource"
 import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -52,6 +53,7 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { Authentication } from "./Authentication.js"
 import { CallerCredentials } from "./internal/callerCredentials.js"
+import * as Guarded from "./internal/guarded.js"
 
 /** A call that would carry no token where one is required. Names the client; raised before anything is sent. */
 export class MissingCredentials extends Schema.TaggedError<MissingCredentials>("@warden/MissingCredentials")(
@@ -136,13 +138,34 @@ export const anonymous: Credentials = { _tag: "Anonymous" }
 export type OutboundError = MissingCredentials | Unauthenticated | Forbidden | TokenError
 
 /**
+ * The client half of `Authentication`, registered as the RPC client looks it
+ * up. It runs in the calling fiber and needs nothing from where it was built,
+ * so unlike `RpcMiddleware.layerClient` it does not merge a second context
+ * into every call.
+ */
+const clientHalf = (
+  middleware: RpcMiddleware.RpcMiddlewareClient
+): Layer.Layer<RpcMiddleware.ForClient<Authentication>> =>
+  Layer.succeedContext(
+    Context.unsafeMake(
+      new Map([
+        [`${Authentication.key}/Client`, middleware],
+        // The procedures of a Protected.group carry it under this name at run time.
+        [`${Guarded.keys.guarded}/Client`, middleware]
+      ])
+    )
+  ) as Layer.Layer<RpcMiddleware.ForClient<Authentication>>
+
+/**
  * The client half of `Authentication` for code that sets the authorization
  * header itself (`RpcClient.withHeaders`), such as tests. Prefer `make`.
+ *
+ * It satisfies the client's requirement and adds nothing to a call: the RPC
+ * client runs no middleware for it.
  */
-export const layerManual: Layer.Layer<RpcMiddleware.ForClient<Authentication>> = RpcMiddleware.layerClient(
-  Authentication,
-  ({ request }) => Effect.succeed(request)
-)
+export const layerManual: Layer.Layer<RpcMiddleware.ForClient<Authentication>> = Layer.succeedContext(
+  Context.empty()
+) as Layer.Layer<RpcMiddleware.ForClient<Authentication>>
 
 type Headers = Readonly<Record<string, string>>
 
@@ -231,11 +254,12 @@ export const layerClient = (
   name: string,
   credentials: Credentials
 ): Layer.Layer<RpcMiddleware.ForClient<Authentication>> =>
-  RpcMiddleware.layerClient(Authentication, ({ request }) =>
+  clientHalf(({ request }) =>
     Effect.map(
       Effect.orDie(headersFor(name, credentials)),
       (headers) => ({ ...request, headers: PlatformHeaders.merge(request.headers, PlatformHeaders.fromInput(headers)) })
-    ))
+    )
+  )
 
 type AnyFunction = (
   payload: unknown,

@@ -26,6 +26,7 @@ import type * as Schema from "effect/Schema"
 import type { Scope } from "effect/Scope"
 import * as Authentication from "./Authentication.js"
 import * as Authorization from "./Authorization.js"
+import * as Guarded from "./internal/guarded.js"
 import * as ScopeContext from "./ScopeContext.js"
 import * as TenantContext from "./TenantContext.js"
 
@@ -53,10 +54,14 @@ export type Protect<R extends Rpc.Any, P> = R extends Rpc.Any ?
   : never
 
 /**
- * Protects a group: attaches `Authentication`, `TenantContext`,
- * `ScopeContext` and `Authorization` (in that order, outermost first) to every
- * procedure whose entry is a policy, and annotates it with that policy.
- * Leaving a procedure out of `policies` is a compile error.
+ * Protects a group: every procedure whose entry is a policy carries
+ * `Authentication`, `TenantContext`, `ScopeContext` and `Authorization` (in
+ * its type: what its handlers may use, what its clients and server need) and
+ * is annotated with that policy. Leaving a procedure out of `policies` is a
+ * compile error.
+ *
+ * At run time the four are one middleware that plays every role, so the RPC
+ * server wraps a protected call once.
  */
 export const group = <R extends Rpc.Any, const P extends Policies<R>>(
   group: RpcGroup.RpcGroup<R>,
@@ -70,10 +75,7 @@ export const group = <R extends Rpc.Any, const P extends Policies<R>>(
     if (entry === Public) return rpc
     return (rpc as unknown as Rpc.Rpc<string, Rpc.AnySchema, Schema.Schema.Any, Schema.Schema.All>)
       .annotate(Authorization.RequiredPolicy, entry)
-      .middleware(Authorization.Authorization)
-      .middleware(ScopeContext.ScopeContext)
-      .middleware(TenantContext.TenantContext)
-      .middleware(Authentication.Authentication)
+      .middleware(Guarded.Guarded)
   })
   return RpcGroup.make(...rpcs).annotateContext(group.annotations) as unknown as RpcGroup.RpcGroup<Protect<R, P>>
 }

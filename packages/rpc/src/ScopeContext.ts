@@ -10,7 +10,6 @@ import type { Authenticator } from "@warden/core/Authenticator"
 import { Forbidden, Unauthenticated } from "@warden/core/AuthError"
 import * as Guard from "@warden/core/Guard"
 import { CurrentScopes } from "@warden/core/Scopes"
-import type * as Context from "effect/Context"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import * as Guarded from "./internal/guarded.js"
@@ -23,7 +22,9 @@ export class ScopeContext extends RpcMiddleware.Tag<ScopeContext>()(Guarded.keys
 }) {}
 
 /** The middleware's implementation. */
-export const layer: Layer.Layer<ScopeContext, never, Authenticator | AuditLog> = Layer.effect(
+export const layer: Layer.Layer<ScopeContext, never, Authenticator | AuditLog> = Guarded.layer(
   ScopeContext,
-  Guarded.middleware<Context.Tag.Service<ScopeContext>>(Guarded.keys.scopeContext)
-).pipe(Layer.provide(Guard.layer))
+  Guarded.keys.scopeContext
+).pipe(
+  Layer.provide(Guard.layer)
+)

@@ -15,7 +15,6 @@ import type { Authenticator } from "@warden/core/Authenticator"
 import { Forbidden, Unauthenticated } from "@warden/core/AuthError"
 import * as Guard from "@warden/core/Guard"
 import { CurrentTenant } from "@warden/core/Tenant"
-import type * as Context from "effect/Context"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import * as Guarded from "./internal/guarded.js"
@@ -31,7 +30,9 @@ export class TenantContext extends RpcMiddleware.Tag<TenantContext>()(Guarded.ke
 }) {}
 
 /** The middleware's implementation. */
-export const layer: Layer.Layer<TenantContext, never, Authenticator | AuditLog> = Layer.effect(
+export const layer: Layer.Layer<TenantContext, never, Authenticator | AuditLog> = Guarded.layer(
   TenantContext,
-  Guarded.middleware<Context.Tag.Service<TenantContext>>(Guarded.keys.tenantContext)
-).pipe(Layer.provide(Guard.layer))
+  Guarded.keys.tenantContext
+).pipe(
+  Layer.provide(Guard.layer)
+)

@@ -7,10 +7,9 @@
  */
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import type * as Rpc from "@effect/rpc/Rpc"
-import type * as RpcMiddleware from "@effect/rpc/RpcMiddleware"
+import * as RpcMiddleware from "@effect/rpc/RpcMiddleware"
 import * as RpcSchema from "@effect/rpc/RpcSchema"
-import type { Forbidden } from "@warden/core/AuthError"
-import { Unauthenticated } from "@warden/core/AuthError"
+import { Forbidden, Unauthenticated } from "@warden/core/AuthError"
 import * as Guard from "@warden/core/Guard"
 import * as Policy from "@warden/core/Policy"
 import { CurrentUser } from "@warden/core/Principal"
@@ -20,6 +19,8 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
 import * as Bearer from "./bearer.js"
 import { CallerCredentials } from "./callerCredentials.js"
 
@@ -28,8 +29,20 @@ export const keys = {
   authentication: "@warden/rpc/Authentication",
   tenantContext: "@warden/rpc/TenantContext",
   scopeContext: "@warden/rpc/ScopeContext",
-  authorization: "@warden/rpc/Authorization"
+  authorization: "@warden/rpc/Authorization",
+  guarded: "@warden/rpc/Guarded"
 } as const
+
+/**
+ * What `Protected.group` attaches at run time in place of the four
+ * middlewares its type names: one middleware playing all four roles, so the
+ * RPC server wraps each protected call once rather than four times. Its
+ * failures are those of the four.
+ */
+export class Guarded extends RpcMiddleware.Tag<Guarded>()(keys.guarded, {
+  failure: Schema.Union(Unauthenticated, Forbidden),
+  wrap: true
+}) {}
 
 /** The header a multi-tenant credential may use to select one of its signed tenants. */
 export const tenantHeader = "x-tenant"
@@ -72,6 +85,12 @@ const planOf = (rpc: Rpc.AnyWithProps): Plan => {
       leader = key
     }
   }
+  // Guarded plays every role.
+  if (present.has(keys.guarded)) {
+    for (const role of [keys.authentication, keys.tenantContext, keys.scopeContext, keys.authorization]) {
+      present.add(role)
+    }
+  }
   const authorizes = present.has(keys.authorization)
   const plan: Plan = {
     leader,
@@ -91,6 +110,30 @@ const expiredMidStream = Unauthenticated.of("expired", "the token expired during
 
 type WrapOptions = Parameters<RpcMiddleware.RpcMiddlewareWrap<never, never>>[0]
 
+/** Runs the procedure with every service the request passed with, in one provision. */
+const proceed = (
+  plan: Plan,
+  next: Effect.Effect<RpcMiddleware.SuccessValue>,
+  passed: Guard.Passed
+): Effect.Effect<RpcMiddleware.SuccessValue, Unauthenticated> => {
+  const caller = { credentials: passed.credential, expiresAt: passed.principal.expiresAt, tenant: passed.tenant }
+  const tenant = passed.grants !== undefined && Either.isRight(passed.tenant) ? passed.tenant.right : undefined
+  // One provision for every service, one copy of the request's context: each further one would copy it again.
+  const provided = Effect.mapInputContext(next, (context: Context.Context<never>) => {
+    const services = new Map(context.unsafeMap)
+    services.set(CurrentUser.key, passed.principal).set(CallerCredentials.key, caller)
+    if (tenant !== undefined) services.set(CurrentTenant.key, tenant).set(CurrentScopes.key, passed.grants)
+    return Context.unsafeMake(services)
+  })
+  const expiresAt = passed.principal.expiresAt
+  if (!plan.guardsStream || expiresAt === null) return provided
+  return Effect.flatMap(Effect.clockWith((clock) => clock.currentTimeMillis), (now) =>
+    Effect.timeoutFail(provided, {
+      duration: Duration.millis(Math.max(0, expiresAt * 1000 - now)),
+      onTimeout: () => expiredMidStream
+    }))
+}
+
 /**
  * The implementation shared by the four middlewares: `key` is the one being
  * run. Every one but the procedure's outermost Warden middleware passes
@@ -103,37 +146,33 @@ export const middleware = <Service>(key: string): Effect.Effect<Service, never, 
       const plan = planOf(options.rpc)
       if (plan.leader !== key) return options.next
       const headers = options.headers as Readonly<Record<string, string | undefined>>
-      return Effect.withFiberRuntime<Guard.Passed, Unauthenticated | Forbidden>((fiber) => {
-        const request = Context.getOption(fiber.currentContext, HttpServerRequest.HttpServerRequest)
-        const transport = request._tag === "Some" ? request.value.headers["authorization"] : undefined
-        return guard.run({
+      return Effect.withFiberRuntime<RpcMiddleware.SuccessValue, Guard.Refusal>((fiber) => {
+        const request = fiber.currentContext.unsafeMap.get(HttpServerRequest.HttpServerRequest.key) as
+          | HttpServerRequest.HttpServerRequest
+          | undefined
+        const transport = request?.headers["authorization"]
+        const answer = guard.runNow({
           credential: Bearer.fromHeaders(headers, transport),
           tenant: headers[tenantHeader],
           operation: plan.operation
-        })
-      }).pipe(
-        Effect.flatMap((passed) => {
-          const entries: Array<[string, unknown]> = [
-            [CurrentUser.key, passed.principal],
-            [CallerCredentials.key, {
-              credentials: passed.credential,
-              expiresAt: passed.principal.expiresAt,
-              tenant: passed.tenant
-            }]
-          ]
-          if (passed.grants !== undefined && Either.isRight(passed.tenant)) {
-            entries.push([CurrentTenant.key, passed.tenant.right], [CurrentScopes.key, passed.grants])
-          }
-          // One provision for every service: each further one would copy the request's context again.
-          const next = Effect.provide(options.next, Context.unsafeMake(new Map(entries)))
-          const expiresAt = passed.principal.expiresAt
-          if (!plan.guardsStream || expiresAt === null) return next
-          return Effect.flatMap(Effect.clockWith((clock) => clock.currentTimeMillis), (now) =>
-            Effect.timeoutFail(next, {
-              duration: Duration.millis(Math.max(0, expiresAt * 1000 - now)),
-              onTimeout: () => expiredMidStream
-            }))
-        })
-      ) as unknown as Effect.Effect<RpcMiddleware.SuccessValue, never>
+        }, fiber)
+        if (Guard.isRefusal(answer)) return Effect.fail(answer)
+        if (Effect.isEffect(answer)) return Effect.flatMap(answer, (passed) => proceed(plan, options.next, passed))
+        return proceed(plan, options.next, answer)
+      }) as unknown as Effect.Effect<RpcMiddleware.SuccessValue, never>
     }
   ) as unknown as Effect.Effect<Service, never, Guard.Guard>
+
+/**
+ * A middleware's layer: its own tag, and `Guarded` beside it, so that
+ * whichever of the four layers a server provides, the procedures of a
+ * `Protected.group` find the middleware they run.
+ */
+export const layer = <I, S>(tag: Context.Tag<I, S>, key: string): Layer.Layer<I, never, Guard.Guard> =>
+  Layer.effectContext(
+    Effect.zipWith(
+      middleware<S>(key),
+      middleware<Context.Tag.Service<Guarded>>(keys.guarded),
+      (own, guarded) => Context.make(tag, own).pipe(Context.add(Guarded, guarded))
+    )
+  )
