@@ -157,9 +157,20 @@ export const run = async (rounds: number, log: (line: string) => void): Promise<
     Layer.provide(CountingAudit)
   )
 
+  // Every server of the comparison runs with the same services in its context (the RPC server copies that context
+  // for each request, so its size is part of every call's cost), whether it uses them or not.
+  const sameContext = Layer.mergeAll(Protected.layer, Outbound.layerManual).pipe(
+    Layer.provideMerge(JwtVerifier.layerAuthenticator),
+    Layer.provideMerge(verifierLayer(jwks.url)),
+    Layer.provideMerge(CountingAudit)
+  )
+
   // In memory.
   const plainClient = Effect.runSync(
-    RpcTest.makeClient(Inventory).pipe(Effect.provide(await build(PlainHandlers)), Scope.extend(scope))
+    RpcTest.makeClient(Inventory).pipe(
+      Effect.provide(await build(PlainHandlers.pipe(Layer.provide(sameContext)))),
+      Scope.extend(scope)
+    )
   )
   const wardenClient = await Effect.runPromise(
     RpcTest.makeClient(Api).pipe(Effect.provide(await build(wardenDeps)), Scope.extend(scope))
@@ -169,6 +180,7 @@ export const run = async (rounds: number, log: (line: string) => void): Promise<
   )
   const handTable = new Map([[`Bearer ${token}`, "user-0042"]])
   const handDeps = HandHandlers.pipe(
+    Layer.provide(sameContext),
     Layer.merge(
       Layer.succeed(HandAuth, ({ headers: h }) => Effect.succeed(handTable.get(h["authorization"] ?? "") ?? ""))
     )
