@@ -50,6 +50,21 @@ export const UnauthenticatedReason = Schema.Literal(
 /** @since 0.1.0 */
 export type UnauthenticatedReason = typeof UnauthenticatedReason.Type
 
+/**
+ * Builds a refusal without capturing a stack trace. A refusal is data with a
+ * closed reason, not a bug to locate, and capturing a stack costs more than
+ * the rest of refusing: under a flood of bad tokens, every one is refused.
+ */
+const withoutStack = <A>(make: () => A): A => {
+  const limit = Error.stackTraceLimit
+  Error.stackTraceLimit = 0
+  try {
+    return make()
+  } finally {
+    Error.stackTraceLimit = limit
+  }
+}
+
 const codeOf = (reason: UnauthenticatedReason): ErrorCode | null =>
   reason === "missing_credentials" ?
     null :
@@ -70,9 +85,11 @@ export class Unauthenticated extends Schema.TaggedError<Unauthenticated>("@warde
   /** Builds the error with the code that belongs to the reason. */
   static of(reason: UnauthenticatedReason, description: string): Unauthenticated {
     // The fields are typed already; skipping the Schema re-check keeps refusals cheap on the request path.
-    return new Unauthenticated(
-      { code: codeOf(reason) as "invalid_request" | "invalid_token" | null, reason, description },
-      true
+    return withoutStack(() =>
+      new Unauthenticated(
+        { code: codeOf(reason) as "invalid_request" | "invalid_token" | null, reason, description },
+        true
+      )
     )
   }
   override get message(): string {
@@ -122,7 +139,9 @@ export class Forbidden extends Schema.TaggedError<Forbidden>("@warden/Forbidden"
     scope: string | null = null
   ): Forbidden {
     // The fields are typed already; skipping the Schema re-check keeps refusals cheap on the request path.
-    return new Forbidden({ code: "insufficient_scope", reason, requirement, scope, description }, true)
+    return withoutStack(() =>
+      new Forbidden({ code: "insufficient_scope", reason, requirement, scope, description }, true)
+    )
   }
   override get message(): string {
     return `${this.reason}: ${this.description}`
