@@ -114,7 +114,7 @@ export class JwtVerifier extends Context.Tag("@warden/jwt/JwtVerifier")<JwtVerif
    *
    * @since 0.2.0
    */
-  readonly revoke: (principal: Principal) => Effect.Effect<void, NotRevocable>
+  readonly revoke: (principal: Principal) => Effect.Effect<void, NotRevocable | RevocationStore.RevocationUnavailable>
 }>() {}
 
 /**
@@ -281,7 +281,9 @@ export const make = (
     const acceptedUntil = (principal: Principal): number | null =>
       principal.expiresAt === null ? null : principal.expiresAt + skewSeconds
 
-    const revoke = (principal: Principal): Effect.Effect<void, NotRevocable> => {
+    const revoke = (
+      principal: Principal
+    ): Effect.Effect<void, NotRevocable | RevocationStore.RevocationUnavailable> => {
       const until = acceptedUntil(principal)
       if (principal.tokenId === null || until === null) {
         return Effect.fail(
@@ -298,9 +300,13 @@ export const make = (
     const checkRevoked = (principal: Principal) =>
       principal.tokenId === null ?
         Effect.succeed(principal) :
-        Effect.flatMap(
+        Effect.matchEffect(
           revocations.isRevoked({ issuer: principal.issuer, tokenId: principal.tokenId }),
-          (revoked) => revoked ? fail("revoked", "the token has been revoked") : Effect.succeed(principal)
+          {
+            // Fail closed: a token whose revocation cannot be checked is refused, never accepted.
+            onFailure: () => fail("unavailable", "the revocation store is unavailable"),
+            onSuccess: (revoked) => revoked ? fail("revoked", "the token has been revoked") : Effect.succeed(principal)
+          }
         )
 
     const verifyFresh = (token: string, parts: Compact.Parts, nowMs: number) =>

@@ -12,6 +12,7 @@
  */
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
+import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 
@@ -21,6 +22,15 @@ export interface TokenRef {
   readonly tokenId: string
 }
 
+/**
+ * The store could not answer (a shared store is down or too slow). The
+ * verifier turns it into an `unavailable` refusal: a token whose revocation
+ * cannot be checked is not accepted.
+ *
+ * @since 0.2.0
+ */
+export class RevocationUnavailable extends Data.TaggedError("RevocationUnavailable")<{ readonly message: string }> {}
+
 /** Revocation lookups and writes. */
 export class RevocationStore extends Context.Tag("@warden/jwt/RevocationStore")<RevocationStore, {
   /**
@@ -29,8 +39,9 @@ export class RevocationStore extends Context.Tag("@warden/jwt/RevocationStore")<
    * anyway; forgotten any sooner, it would be accepted again meanwhile. `JwtVerifier`'s `revoke` passes exactly
    * that: prefer it.
    */
-  readonly revoke: (token: TokenRef, until: number) => Effect.Effect<void>
-  readonly isRevoked: (token: TokenRef) => Effect.Effect<boolean>
+  readonly revoke: (token: TokenRef, until: number) => Effect.Effect<void, RevocationUnavailable>
+  /** Whether the token is revoked; fails with `RevocationUnavailable` when the store cannot tell. */
+  readonly isRevoked: (token: TokenRef) => Effect.Effect<boolean, RevocationUnavailable>
 }>() {}
 
 const keyOf = (token: TokenRef): string => `${token.issuer.length}:${token.issuer}${token.tokenId}`

@@ -106,6 +106,35 @@ describe("JwtVerifier", () => {
       expect(reasonOf(yield* Effect.exit(verifier.verify(token)))).toBe("revoked")
     }))
 
+  it.scoped("an unavailable revocation store refuses as unavailable, on the fresh and the cached path, and recovers", () =>
+    Effect.gen(function*() {
+      let down = false
+      const unavailable = new RevocationStore.RevocationUnavailable({ message: "store down" })
+      const flaky = Layer.effect(
+        RevocationStore.RevocationStore,
+        Effect.map(RevocationStore.RevocationStore, (memory) => ({
+          revoke: (token: RevocationStore.TokenRef, until: number) =>
+            down ? Effect.fail(unavailable) : memory.revoke(token, until),
+          isRevoked: (token: RevocationStore.TokenRef) => down ? Effect.fail(unavailable) : memory.isRevoked(token)
+        }))
+      ).pipe(Layer.provide(RevocationStore.layerMemory))
+      const { sign, verifier } = yield* setup({}, {}, "ES256", flaky)
+      const cachedToken = yield* sign({ jti: "t-cached" })
+      const principal = yield* verifier.verify(cachedToken)
+      down = true
+      const fresh = yield* Effect.exit(verifier.verify(yield* sign({ jti: "t-fresh" })))
+      expect(reasonOf(fresh)).toBe("unavailable")
+      expect(reasonOf(yield* Effect.exit(verifier.verify(cachedToken)))).toBe("unavailable")
+      // A token without jti cannot be revoked, so the store is not asked.
+      expect(reasonOf(yield* Effect.exit(verifier.verify(yield* sign({ jti: undefined }))))).toBe("ok")
+      const revoking = yield* Effect.exit(verifier.revoke(principal))
+      expect(Exit.isFailure(revoking) && revoking.cause._tag === "Fail" && revoking.cause.error._tag).toBe(
+        "RevocationUnavailable"
+      )
+      down = false
+      expect(reasonOf(yield* Effect.exit(verifier.verify(cachedToken)))).toBe("ok")
+    }))
+
   it.scoped("a token signed by a key that is not in the set is unknown_key", () =>
     Effect.gen(function*() {
       const { claims, verifier } = yield* setup()

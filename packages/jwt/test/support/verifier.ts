@@ -12,7 +12,8 @@ export const audience = "https://inventory.test"
 export const setup = (
   options: Partial<JwtVerifier.Options> = {},
   store: Partial<KeyStore.Options> = {},
-  alg: TokenIssuer.SigningKey["alg"] = "ES256"
+  alg: TokenIssuer.SigningKey["alg"] = "ES256",
+  revocationStore: Layer.Layer<RevocationStore.RevocationStore> = RevocationStore.layerMemory
 ) =>
   Effect.gen(function*() {
     const server = yield* JwksServer
@@ -21,7 +22,7 @@ export const setup = (
     const context = yield* Layer.build(
       JwtVerifier.layer({ issuers: [issuer], audience, ...options }).pipe(
         Layer.provideMerge(KeyStore.layer({ jwksUrl: server.url, allowInsecureLoopback: true, ...store })),
-        Layer.provideMerge(RevocationStore.layerMemory),
+        Layer.provideMerge(revocationStore),
         Layer.provide(NodeHttpClient.layerUndici)
       )
     )
