@@ -2,14 +2,16 @@
  * Verifies JWT bearer tokens and turns their claims into a `Principal`: the
  * production `Authenticator` for JWTs.
  *
- * Before jose: a length cap and the strict compact check (three canonical
+ * First a length cap and the strict compact check (three canonical
  * base64url segments; header and claims strict JSON objects with no repeated
- * member), and every header member Warden or jose reads of its JSON type
- * (`alg`, `kid`, `typ`, `cty` strings, `crit` an array of strings, `b64`
- * absent or `true`). Then `jose.jwtVerify` with an algorithm allow-list, exact
- * issuer(s), audience, `typ` (`at+jwt` by default, RFC 9068), a required
- * `exp`, `nbf`, `iat` not in the future beyond the clock skew, and a maximum
- * lifetime. The Effect `Clock` is the time source, so `TestClock` controls it.
+ * member), and every header member Warden reads of its JSON type (`alg`,
+ * `kid`, `typ`, `cty` strings, `crit` an array of strings, `b64` absent or
+ * `true`). Then an algorithm allow-list, the key from the `KeyStore` (jose
+ * imports and checks it), the signature with node:crypto (synchronous, no
+ * WebCrypto), and the claims: exact issuer(s), audience, `typ` (`at+jwt` by
+ * default, RFC 9068), a required `exp`, `nbf`, `iat` not in the future beyond
+ * the clock skew, and a maximum lifetime. The Effect `Clock` is the time
+ * source, so `TestClock` controls it.
  *
  * A token is accepted strictly before `exp` plus the clock skew: one window,
  * `acceptedUntil`, that the verified-token cache serves and `revoke` keeps a
@@ -22,8 +24,8 @@
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import * as Authenticator from "@warden/core/Authenticator"
 import { Unauthenticated } from "@warden/core/AuthError"
-import type { UnauthenticatedReason } from "@warden/core/AuthError"
 import * as Claims from "@warden/core/Claims"
+import * as Credential from "@warden/core/Credential"
 import * as Metrics from "@warden/core/Metrics"
 import type { Principal } from "@warden/core/Principal"
 import * as Settings from "@warden/core/Settings"
@@ -39,10 +41,11 @@ import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
-import * as jose from "jose"
+import * as crypto from "node:crypto"
 import * as Compact from "./internal/compact.js"
 import * as Header from "./internal/header.js"
 import { Lru } from "./internal/lru.js"
+import * as Native from "./internal/native.js"
 import type { JwksFetchError } from "./JwksSource.js"
 import * as KeyStore from "./KeyStore.js"
 import * as RevocationStore from "./RevocationStore.js"
@@ -100,6 +103,14 @@ export interface Options extends Claims.Mapping {
 /** The verifier. */
 export class JwtVerifier extends Context.Tag("@warden/jwt/JwtVerifier")<JwtVerifier, {
   readonly verify: (token: string) => Effect.Effect<Principal, Unauthenticated>
+  /**
+   * `verify` without running an Effect, at `nowMillis`: the answer when it needs no I/O (a cache hit, or a token
+   * whose key is already imported, with a revocation store that answers from memory); `undefined` when it does,
+   * and `verify` must run. What `layerAuthenticator`'s `authenticateNow` calls.
+   *
+   * @since 0.2.0
+   */
+  readonly verifyNow: (token: string, nowMillis: number) => Principal | Unauthenticated | undefined
   /** How many verified tokens the cache holds. */
   readonly cached: Effect.Effect<number>
   /**
@@ -143,9 +154,6 @@ export const metrics = { verifications, cacheLookups } as const
 const cacheLookupsBy = Metrics.taggedBy(cacheLookups, "result")
 const verificationsBy = Metrics.taggedBy(verifications, "outcome")
 
-const fail = (reason: UnauthenticatedReason, description: string) =>
-  Effect.fail(Unauthenticated.of(reason, description))
-
 /** The registered claims a JWT access token must carry well-formed (RFC 7519 §4.1, RFC 9068), and their types. */
 const registered: ReadonlyArray<readonly [claim: string, fits: (value: unknown) => boolean, expected: string]> = [
   ["iss", (v) => typeof v === "string", "a string"],
@@ -178,50 +186,6 @@ const registeredProblem = (claims: Readonly<Record<string, unknown>>): Unauthent
   return undefined
 }
 
-/** Maps jose's errors (and the TypeErrors and DOMExceptions under it) to a reason. */
-const fromJose = (type: string | null) => (error: unknown): Unauthenticated => {
-  if (error instanceof jose.errors.JWTExpired) return Unauthenticated.of("expired", "the token has expired")
-  if (error instanceof jose.errors.JWTClaimValidationFailed) {
-    // Missing or ill-typed is a malformed claims set, whichever the claim: only a well-formed value that fails its
-    // check (an issuer not accepted, an audience not ours, a time not reached) has a reason of its own.
-    const problem = registeredProblem(error.payload)
-    if (problem !== undefined) return problem
-    if (error.reason !== "check_failed") {
-      return Unauthenticated.of("claims", `the '${error.claim}' claim is missing or malformed`)
-    }
-    switch (error.claim) {
-      case "iss":
-        return Unauthenticated.of("issuer", "the token's issuer is not accepted")
-      case "aud":
-        return Unauthenticated.of("audience", "the token is not meant for this audience")
-      case "nbf":
-        return Unauthenticated.of("not_yet_valid", "the token is not valid yet")
-      case "iat":
-        return Unauthenticated.of("not_yet_valid", "the token was issued in the future")
-      case "typ":
-        return Unauthenticated.of("type", `the token's type must be '${type}'`)
-      default:
-        return Unauthenticated.of("claims", `the '${error.claim}' claim is not accepted`)
-    }
-  }
-  if (error instanceof jose.errors.JWSSignatureVerificationFailed) {
-    return Unauthenticated.of("signature", "the token's signature does not verify")
-  }
-  if (error instanceof jose.errors.JOSEAlgNotAllowed) {
-    return Unauthenticated.of("algorithm", "the token's algorithm is not accepted")
-  }
-  if (error instanceof jose.errors.JOSENotSupported) {
-    return Unauthenticated.of("malformed", "the token uses an unsupported feature (such as an unknown crit header)")
-  }
-  if (error instanceof jose.errors.JWTInvalid || error instanceof jose.errors.JWSInvalid) {
-    return Unauthenticated.of("malformed", "the token is not a valid JWT")
-  }
-  if (error instanceof TypeError) {
-    return Unauthenticated.of("algorithm", "the token's algorithm does not fit the key")
-  }
-  return Unauthenticated.of("signature", "the token's signature could not be verified")
-}
-
 interface Cached {
   readonly principal: Principal
   /** The end of the acceptance window, epoch ms: the entry serves strictly before it. */
@@ -229,6 +193,44 @@ interface Cached {
   /** The exact key that verified the token: the entry serves only while that key is current. */
   readonly found: KeyStore.FoundKey
 }
+
+/** A token that passed the compact and header checks, with the header members the key lookup reads. */
+interface Parsed {
+  readonly parts: Compact.Parts
+  readonly alg: string
+  readonly kid: string | undefined
+}
+
+/** A verification that waits for the key: an unknown kid, a stale set, a key not imported yet. */
+class WaitingForKey {
+  constructor(readonly parsed: Parsed, readonly digest: string | undefined) {}
+}
+
+/** A verification that waits for the revocation store. */
+class WaitingForRevocation {
+  constructor(
+    readonly principal: Principal,
+    /** What to cache once the token is known not revoked; `undefined` for a cache hit. */
+    readonly entry: Cached | undefined,
+    readonly digest: string | undefined
+  ) {}
+}
+
+type Pending = WaitingForKey | WaitingForRevocation
+
+const isPending = (step: Principal | Unauthenticated | Pending): step is Pending =>
+  step instanceof WaitingForKey || step instanceof WaitingForRevocation
+
+/** `typ` as jose compares it (RFC 7515 §4.1.9): case-insensitive, `application/` implied when there is no `/`. */
+const normalizeType = (value: string): string => {
+  const lower = value.toLowerCase()
+  return value.includes("/") ? lower : `application/${lower}`
+}
+
+const badSignature = Unauthenticated.of("signature", "the token's signature does not verify")
+const algorithmRefused = Unauthenticated.of("algorithm", "the token's algorithm is not accepted")
+const revokedRefusal = Unauthenticated.of("revoked", "the token has been revoked")
+const unavailableRefusal = Unauthenticated.of("unavailable", "the revocation store is unavailable")
 
 /** Builds a verifier over a key store and a revocation store. */
 export const make = (
@@ -261,22 +263,20 @@ export const make = (
       }
     }
     const allowed = new Set<string>(algorithms)
+    const issuers: ReadonlySet<string> = new Set(options.issuers)
     const skewSeconds = Duration.toSeconds(options.clockSkew ?? Duration.seconds(30))
     const maxLifetimeSeconds = Duration.toSeconds(options.maxLifetime ?? Duration.hours(24))
     const maxTokenBytes = options.maxTokenBytes ?? 8 * 1024
     const type = options.type === undefined ? "at+jwt" : options.type
-    const audience = typeof options.audience === "string" ? [options.audience] : [...options.audience]
+    const expectedType = type === null ? null : normalizeType(type)
+    const typeRefused = Unauthenticated.of("type", `the token's type must be '${type}'`)
+    const audience: ReadonlyArray<string> = typeof options.audience === "string" ? [options.audience] : options.audience
     const cache = (options.cacheSize ?? 10_000) > 0 ? new Lru<string, Cached>(options.cacheSize ?? 10_000) : undefined
     // Entries of removed keys could never be served again (`isCurrent`): forgetting them frees their room at once.
     if (cache !== undefined) keys.onRemoved((ids) => cache.deleteWhere((entry) => ids.includes(entry.found.id)))
-    const hmacKey: KeyStore.FoundKey | undefined = secret === undefined ? undefined : { id: "#hmac", key: secret }
-
-    const toPrincipal = (claims: Readonly<Record<string, unknown>>): Either.Either<Principal, Unauthenticated> => {
-      const problem = registeredProblem(claims)
-      return problem === undefined ?
-        Claims.toPrincipal(claims, { ...options, authenticatedBy: "jwt" }) :
-        Either.left(problem)
-    }
+    const hmacKey: KeyStore.FoundKey | undefined = secret === undefined ?
+      undefined :
+      { id: "#hmac", key: secret, keyObject: crypto.createSecretKey(secret) }
 
     const acceptedUntil = (principal: Principal): number | null =>
       principal.expiresAt === null ? null : principal.expiresAt + skewSeconds
@@ -297,94 +297,196 @@ export const make = (
       return revocations.revoke({ issuer: principal.issuer, tokenId: principal.tokenId }, until)
     }
 
-    const checkRevoked = (principal: Principal) =>
+    /** The compact and header checks, before any key is looked up. */
+    const parse = (token: string): Parsed | Unauthenticated => {
+      const parts = Compact.split(token, maxTokenBytes)
+      if (Either.isLeft(parts)) return Unauthenticated.of(parts.left.reason, parts.left.description)
+      const { header } = parts.right
+      const problem = Header.check(header)
+      if (problem !== undefined) return Unauthenticated.of(problem.reason, problem.description)
+      // Each member read below has its type now (`Header.check`).
+      const alg = header["alg"] as string | undefined
+      if (alg === undefined || !allowed.has(alg)) return algorithmRefused
+      const cty = header["cty"] as string | undefined
+      if (cty !== undefined && cty.toUpperCase().replace(/^APPLICATION\//, "") === "JWT") {
+        return Unauthenticated.of("malformed", "nested JWTs are not accepted")
+      }
+      const kid = header["kid"] as string | undefined
+      if (kid !== undefined && (kid.length === 0 || kid.length > 256)) {
+        return Unauthenticated.of("malformed", "the token's 'kid' header must be 1 to 256 characters")
+      }
+      // RFC 7515 §4.1.11: every extension named critical must be understood and present. Warden understands b64,
+      // which `Header.check` allows only as `true`.
+      const crit = header["crit"] as ReadonlyArray<string> | undefined
+      if (crit !== undefined) {
+        if (crit.length === 0) return Unauthenticated.of("malformed", "the token's 'crit' header must not be empty")
+        for (const name of crit) {
+          if (name !== "b64") {
+            return Unauthenticated.of("malformed", `the token's critical header '${name}' is not supported`)
+          }
+          if (header[name] === undefined) {
+            return Unauthenticated.of("malformed", `the token's critical header '${name}' is missing`)
+          }
+        }
+      }
+      return { parts: parts.right, alg, kid }
+    }
+
+    /** The signature, then the claims, then the principal: everything after the key, synchronously. */
+    const conclude = ({ alg, parts }: Parsed, found: KeyStore.FoundKey, nowMs: number): Principal | Unauthenticated => {
+      if (!Native.verify(alg, found.keyObject, parts.signingInput, parts.signature)) return badSignature
+      const { claims, header } = parts
+      const problem = registeredProblem(claims)
+      if (problem !== undefined) return problem
+      if (
+        expectedType !== null && (typeof header["typ"] !== "string" || normalizeType(header["typ"]) !== expectedType)
+      ) {
+        return typeRefused
+      }
+      // `registeredProblem` has checked the type of each claim read below.
+      if (!issuers.has(claims["iss"] as string)) {
+        return Unauthenticated.of("issuer", "the token's issuer is not accepted")
+      }
+      const aud = claims["aud"] as string | ReadonlyArray<string>
+      if (typeof aud === "string" ? !audience.includes(aud) : !audience.some((a) => aud.includes(a))) {
+        return Unauthenticated.of("audience", "the token is not meant for this audience")
+      }
+      const now = nowMs / 1000
+      const exp = claims["exp"] as number
+      const nbf = claims["nbf"] as number | undefined
+      const iat = claims["iat"] as number | undefined
+      // Whole seconds for nbf, as jose and most verifiers count; the window ends exactly at exp + skew, as the cache
+      // and revocations see it.
+      if (nbf !== undefined && nbf > Math.floor(now) + skewSeconds) {
+        return Unauthenticated.of("not_yet_valid", "the token is not valid yet")
+      }
+      if (nowMs >= (exp + skewSeconds) * 1000) return Unauthenticated.of("expired", "the token has expired")
+      if (iat !== undefined && iat > now + skewSeconds) {
+        return Unauthenticated.of("not_yet_valid", "the token was issued in the future")
+      }
+      if (exp - (iat ?? nbf ?? now) > maxLifetimeSeconds) {
+        return Unauthenticated.of("lifetime", "the token's lifetime is longer than accepted")
+      }
+      const principal = Claims.toPrincipal(claims, { ...options, authenticatedBy: "jwt" })
+      return Either.isLeft(principal) ? principal.left : principal.right
+    }
+
+    /** Whether the principal's token is revoked, from the store's memory: `undefined` when it must be asked. */
+    const revokedNow = (principal: Principal, nowMs: number): Principal | Unauthenticated | undefined => {
+      if (principal.tokenId === null) return principal
+      const revoked = revocations.isRevokedNow?.({ issuer: principal.issuer, tokenId: principal.tokenId }, nowMs)
+      return revoked === undefined ? undefined : revoked ? revokedRefusal : principal
+    }
+
+    const revokedLater = (principal: Principal): Effect.Effect<Principal | Unauthenticated> =>
       principal.tokenId === null ?
         Effect.succeed(principal) :
-        Effect.matchEffect(
-          revocations.isRevoked({ issuer: principal.issuer, tokenId: principal.tokenId }),
-          {
-            // Fail closed: a token whose revocation cannot be checked is refused, never accepted.
-            onFailure: () => fail("unavailable", "the revocation store is unavailable"),
-            onSuccess: (revoked) => revoked ? fail("revoked", "the token has been revoked") : Effect.succeed(principal)
-          }
-        )
-
-    const verifyFresh = (token: string, parts: Compact.Parts, nowMs: number) =>
-      Effect.gen(function*() {
-        const { header } = parts
-        const problem = Header.check(header)
-        if (problem !== undefined) return yield* fail(problem.reason, problem.description)
-        // Each member read below has its type now (`Header.check`).
-        const alg = header["alg"] as string | undefined
-        if (alg === undefined || !allowed.has(alg)) {
-          return yield* fail("algorithm", "the token's algorithm is not accepted")
-        }
-        const cty = header["cty"] as string | undefined
-        if (cty !== undefined && cty.toUpperCase().replace(/^APPLICATION\//, "") === "JWT") {
-          return yield* fail("malformed", "nested JWTs are not accepted")
-        }
-        const kid = header["kid"] as string | undefined
-        if (kid !== undefined && (kid.length === 0 || kid.length > 256)) {
-          return yield* fail("malformed", "the token's 'kid' header must be 1 to 256 characters")
-        }
-        // `allowed` holds HS* only when a secret is configured.
-        const found = alg.startsWith("HS") && hmacKey !== undefined ? hmacKey : yield* keys.find({ kid, alg })
-        const verified = yield* Effect.tryPromise({
-          try: () =>
-            jose.jwtVerify(token, found.key, {
-              algorithms: [alg],
-              issuer: [...options.issuers],
-              audience,
-              clockTolerance: skewSeconds,
-              currentDate: new Date(nowMs),
-              requiredClaims: ["exp", "iss", "aud"],
-              ...(type === null ? {} : { typ: type })
-            }),
-          catch: fromJose(type)
+        Effect.match(revocations.isRevoked({ issuer: principal.issuer, tokenId: principal.tokenId }), {
+          // Fail closed: a token whose revocation cannot be checked is refused, never accepted.
+          onFailure: () => unavailableRefusal,
+          onSuccess: (revoked) => revoked ? revokedRefusal : principal
         })
-        const claims = verified.payload
-        // jose compares whole seconds; the window ends exactly at exp + skew, as the cache and revocations see it.
-        if (nowMs >= (claims.exp! + skewSeconds) * 1000) return yield* fail("expired", "the token has expired")
-        const now = nowMs / 1000
-        if (typeof claims.iat === "number" && claims.iat > now + skewSeconds) {
-          return yield* fail("not_yet_valid", "the token was issued in the future")
-        }
-        const start = typeof claims.iat === "number" ? claims.iat : typeof claims.nbf === "number" ? claims.nbf : now
-        if (claims.exp! - start > maxLifetimeSeconds) {
-          return yield* fail("lifetime", "the token's lifetime is longer than accepted")
-        }
-        const principal = yield* toPrincipal(parts.claims)
-        return { principal, found }
-      })
 
-    const verify = (token: string) =>
-      Effect.gen(function*() {
-        const nowMs = yield* Clock.currentTimeMillis
-        const hit = cache?.get(token)
+    const entryOf = (principal: Principal, found: KeyStore.FoundKey): Cached => ({
+      principal,
+      found,
+      // A verified JWT always has an exp; were it missing, the entry would never serve.
+      acceptedUntilMs: (acceptedUntil(principal) ?? 0) * 1000
+    })
+
+    /** Counts the answer of a fresh verification, and caches its principal. */
+    const finish = (
+      answer: Principal | Unauthenticated,
+      digest: string | undefined,
+      entry: Cached | undefined
+    ): Principal | Unauthenticated => {
+      if (cache !== undefined) cacheLookupsBy("miss").unsafeUpdate(1, [])
+      if (answer instanceof Unauthenticated) {
+        verificationsBy(answer.reason).unsafeUpdate(1, [])
+        return answer
+      }
+      if (digest !== undefined && entry !== undefined) cache!.set(digest, entry)
+      verificationsBy("ok").unsafeUpdate(1, [])
+      return answer
+    }
+
+    /** As far as a verification goes without I/O: the answer, or where it waits. */
+    const attempt = (token: string, nowMs: number): Principal | Unauthenticated | Pending => {
+      let digest: string | undefined
+      if (cache !== undefined) {
+        // Keyed by digest: an entry holds 44 characters of key instead of the whole token.
+        digest = crypto.hash("sha256", token, "base64")
+        const hit = cache.get(digest)
         if (hit !== undefined) {
           if (nowMs < hit.acceptedUntilMs && (hit.found === hmacKey || keys.isCurrent(hit.found))) {
-            yield* Metric.increment(cacheLookupsBy("hit"))
-            return yield* checkRevoked(hit.principal)
+            const answer = revokedNow(hit.principal, nowMs)
+            return answer === undefined ? new WaitingForRevocation(hit.principal, undefined, digest) : finishHit(answer)
           }
-          cache!.delete(token)
+          cache.delete(digest)
         }
-        if (cache !== undefined) yield* Metric.increment(cacheLookupsBy("miss"))
-        const parts = Compact.split(token, maxTokenBytes)
-        if (Either.isLeft(parts)) return yield* fail(parts.left.reason, parts.left.description)
-        const { found, principal } = yield* verifyFresh(token, parts.right, nowMs)
-        yield* checkRevoked(principal)
-        // A verified JWT always has an exp; were it missing, the entry would never serve.
-        cache?.set(token, { principal, found, acceptedUntilMs: (acceptedUntil(principal) ?? 0) * 1000 })
-        return principal
-      }).pipe(
-        Effect.tapBoth({
-          onFailure: (e) => Metric.increment(verificationsBy(e.reason)),
-          onSuccess: () => Metric.increment(verificationsBy("ok"))
-        }),
-        Effect.withSpan("warden.jwt.verify", { captureStackTrace: false })
-      )
+      }
+      const parsed = parse(token)
+      if (parsed instanceof Unauthenticated) return finish(parsed, digest, undefined)
+      const found = parsed.alg.startsWith("HS") && hmacKey !== undefined ?
+        hmacKey :
+        keys.findKnown({ kid: parsed.kid, alg: parsed.alg })
+      if (found === undefined) return new WaitingForKey(parsed, digest)
+      return afterKey(parsed, found, digest, nowMs)
+    }
 
-    return { verify, cached: Effect.sync(() => cache?.size ?? 0), acceptedUntil, revoke }
+    const finishHit = (answer: Principal | Unauthenticated): Principal | Unauthenticated => {
+      if (cache !== undefined) cacheLookupsBy("hit").unsafeUpdate(1, [])
+      verificationsBy(answer instanceof Unauthenticated ? answer.reason : "ok").unsafeUpdate(1, [])
+      return answer
+    }
+
+    const afterKey = (
+      parsed: Parsed,
+      found: KeyStore.FoundKey | Unauthenticated,
+      digest: string | undefined,
+      nowMs: number
+    ): Principal | Unauthenticated | Pending => {
+      if (found instanceof Unauthenticated) return finish(found, digest, undefined)
+      const principal = conclude(parsed, found, nowMs)
+      if (principal instanceof Unauthenticated) return finish(principal, digest, undefined)
+      const entry = entryOf(principal, found)
+      const answer = revokedNow(principal, nowMs)
+      return answer === undefined ? new WaitingForRevocation(principal, entry, digest) : finish(answer, digest, entry)
+    }
+
+    /** The rest of a verification that waits for I/O. */
+    const resume = (pending: Pending, nowMs: number): Effect.Effect<Principal | Unauthenticated> => {
+      if (pending instanceof WaitingForRevocation) {
+        return Effect.map(
+          revokedLater(pending.principal),
+          (answer) => pending.entry === undefined ? finishHit(answer) : finish(answer, pending.digest, pending.entry)
+        )
+      }
+      const { digest, parsed } = pending
+      return keys.find({ kid: parsed.kid, alg: parsed.alg }).pipe(
+        Effect.match({ onFailure: (refusal) => refusal, onSuccess: (found) => found }),
+        Effect.flatMap((found) => {
+          const next = afterKey(parsed, found, digest, nowMs)
+          return isPending(next) ? resume(next, nowMs) : Effect.succeed(next)
+        })
+      )
+    }
+
+    const verifyNow = (token: string, nowMs: number): Principal | Unauthenticated | undefined => {
+      const step = attempt(token, nowMs)
+      return isPending(step) ? undefined : step
+    }
+
+    const verify = (token: string): Effect.Effect<Principal, Unauthenticated> =>
+      Effect.flatMap(Clock.currentTimeMillis, (nowMs) => {
+        const step = attempt(token, nowMs)
+        const answer = isPending(step) ?
+          resume(step, nowMs).pipe(Effect.withSpan("warden.jwt.verify", { captureStackTrace: false })) :
+          Effect.succeed(step)
+        return Effect.flatMap(answer, (a) => a instanceof Unauthenticated ? Effect.fail(a) : Effect.succeed(a))
+      })
+
+    return { verify, verifyNow, cached: Effect.sync(() => cache?.size ?? 0), acceptedUntil, revoke }
   })
 
 /** The verifier as a layer. */
@@ -457,7 +559,8 @@ export const layerConfig = (
 export const layerAuthenticator: Layer.Layer<Authenticator.Authenticator, never, JwtVerifier> = Layer.effect(
   Authenticator.Authenticator,
   Effect.map(JwtVerifier, (verifier) => ({
-    authenticate: (credentials) => verifier.verify(Redacted.value(credentials.token))
+    authenticate: (credential) => verifier.verify(Credential.secretOf(credential)),
+    authenticateNow: (credential, nowMillis) => verifier.verifyNow(Credential.secretOf(credential), nowMillis)
   }))
 )
 

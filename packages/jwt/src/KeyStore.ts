@@ -44,6 +44,8 @@ import * as Metric from "effect/Metric"
 import * as Random from "effect/Random"
 import * as Scope from "effect/Scope"
 import * as jose from "jose"
+import * as crypto from "node:crypto"
+import * as Native from "./internal/native.js"
 import * as JwksSource from "./JwksSource.js"
 
 /** How the key store fetches and refreshes. */
@@ -73,6 +75,13 @@ export interface Options extends JwksSource.FetchOptions {
 export interface FoundKey {
   readonly id: string
   readonly key: jose.CryptoKey | Uint8Array
+  /**
+   * The same key as node:crypto holds it, checked for the algorithm it was found for: what the signature is
+   * verified with.
+   *
+   * @since 0.2.0
+   */
+  readonly keyObject: crypto.KeyObject
 }
 
 /** What the store holds, for health checks and tests. */
@@ -95,6 +104,17 @@ export class KeyStore extends Context.Tag("@warden/jwt/KeyStore")<KeyStore, {
     FoundKey,
     Unauthenticated
   >
+  /**
+   * `find` without running an Effect, for a key already imported: the key, or the refusal `find` would give;
+   * `undefined` when answering needs a fetch or an import (an unknown kid, a stale set, a key not used yet), and
+   * `find` must run.
+   *
+   * @since 0.2.0
+   */
+  readonly findKnown: (header: { readonly kid?: string | undefined; readonly alg: string }) =>
+    | FoundKey
+    | Unauthenticated
+    | undefined
   /**
    * Whether this very key, as `find` handed it out, is still in the set, and the set no older than `maxStale`:
    * what a cache of verified tokens checks, since another key may have taken its id.
@@ -128,8 +148,11 @@ const droppedBy = Metrics.taggedBy(keysDropped, "reason")
 interface Entry {
   readonly id: string
   readonly jwk: JwksSource.PublicJwk
-  /** The key imported for each algorithm, handed out as the same `FoundKey` every time. */
-  readonly found: Map<string, FoundKey>
+  /**
+   * The key imported for each algorithm, handed out as the same `FoundKey` every time, or why it cannot verify
+   * that algorithm.
+   */
+  readonly found: Map<string, FoundKey | Unauthenticated>
 }
 
 /** Every algorithm `fits` knows, to tell which keys under one id collide. */
@@ -291,18 +314,36 @@ export const make = (
     const lookup = (kid: string | undefined, alg: string): ReadonlyArray<Entry> =>
       (kid !== undefined ? entries.get(kid) ?? [] : [...current]).filter((e) => fits(e.jwk, alg))
 
+    const unusable = (why: string) =>
+      Unauthenticated.of("unknown_key", `the matching key of the issuer's key set cannot be used: it ${why}`)
+
     const importKey = (entry: Entry, alg: string): Effect.Effect<FoundKey, Unauthenticated> => {
       const known = entry.found.get(alg)
-      if (known !== undefined) return Effect.succeed(known)
+      if (known !== undefined) return known instanceof Unauthenticated ? Effect.fail(known) : Effect.succeed(known)
       return Effect.tryPromise({
         try: () => jose.importJWK(entry.jwk as jose.JWK, alg) as Promise<jose.CryptoKey>,
-        catch: () => Unauthenticated.of("unknown_key", "the matching key of the issuer's key set cannot be used")
+        catch: () => unusable("does not import for the token's algorithm")
       }).pipe(
-        Effect.map((key) => {
-          const found: FoundKey = entry.found.get(alg) ?? { id: entry.id, key }
+        Effect.flatMap((key) => {
+          // Another fiber may have imported it meanwhile: every caller gets the same `FoundKey`.
+          const already = entry.found.get(alg)
+          if (already !== undefined) {
+            return already instanceof Unauthenticated
+              ? Effect.fail(already)
+              : Effect.succeed(already)
+          }
+          const keyObject = crypto.KeyObject.from(key)
+          const problem = Native.keyProblem(alg, keyObject)
+          if (problem !== undefined) {
+            // Remembered, so a flood of tokens naming the key does not import it again and again.
+            const refusal = unusable(problem)
+            entry.found.set(alg, refusal)
+            return Effect.fail(refusal)
+          }
+          const found: FoundKey = { id: entry.id, key, keyObject }
           entry.found.set(alg, found)
           owners.set(found, entry)
-          return found
+          return Effect.succeed(found)
         })
       )
     }
@@ -335,6 +376,15 @@ export const make = (
         return yield* importKey(entry, header.alg)
       })
 
+    const unsafeFresh = () => fetchedAt !== undefined && clock.unsafeCurrentTimeMillis() - fetchedAt <= maxStaleMs
+
+    const findKnown = (header: { readonly kid?: string | undefined; readonly alg: string }) => {
+      if (!unsafeFresh()) return undefined
+      const candidates = lookup(header.kid, header.alg)
+      if (candidates.length > 1) return ambiguousKey
+      return candidates[0]?.found.get(header.alg)
+    }
+
     const retryDelay = Duration.min(Duration.millis(cooldownMs), refreshInterval)
     /**
      * A scheduled refresh: a fetch that begins now. One under way began earlier, perhaps before a key was
@@ -357,10 +407,9 @@ export const make = (
       body: (delay) => Effect.zipRight(Effect.sleep(delay), fetchThenDelay)
     }).pipe(Effect.interruptible, Effect.forkIn(scope))
 
-    const unsafeFresh = () => fetchedAt !== undefined && clock.unsafeCurrentTimeMillis() - fetchedAt <= maxStaleMs
-
     return {
       find: (header) => find(header).pipe(Effect.withSpan("warden.jwks.find", { captureStackTrace: false })),
+      findKnown,
       isCurrent: (found) => {
         const owner = owners.get(found)
         return owner !== undefined && current.has(owner) && unsafeFresh()

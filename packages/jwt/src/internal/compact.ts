@@ -12,6 +12,8 @@ const compact = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/
 export interface Parts {
   readonly header: Readonly<Record<string, unknown>>
   readonly claims: Readonly<Record<string, unknown>>
+  /** The text the signature signs: `header.payload`, as sent. */
+  readonly signingInput: string
   readonly signature: string
 }
 
@@ -19,17 +21,29 @@ export type Problem = { readonly reason: "malformed" | "too_large"; readonly des
 
 const utf8 = new TextDecoder("utf-8", { fatal: true })
 
-/** Decodes base64url with canonical trailing bits only; `undefined` if not canonical. */
-export const decodeBase64Url = (segment: string): Uint8Array | undefined => {
-  if (segment.length % 4 === 1) return undefined
-  const bytes = Buffer.from(segment, "base64url")
-  // Canonical: re-encoding gives back the same text (no stray trailing bits).
-  return bytes.toString("base64url") === segment ? new Uint8Array(bytes) : undefined
+const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+/**
+ * Whether a segment of base64url characters is canonical: a length that can
+ * end an encoding, and no stray bits in its last character (the bits past the
+ * last whole byte are zero), so exactly one text encodes the bytes.
+ */
+export const isCanonical = (segment: string): boolean => {
+  const rest = segment.length % 4
+  if (rest === 0) return true
+  if (rest === 1) return false
+  const last = alphabet.indexOf(segment[segment.length - 1]!)
+  return (last & (rest === 2 ? 0x0f : 0x03)) === 0
 }
 
+/** Decodes base64url with canonical trailing bits only; `undefined` if not canonical. */
+export const decodeBase64Url = (segment: string): Uint8Array | undefined =>
+  /^[A-Za-z0-9_-]*$/.test(segment) && isCanonical(segment) ? Buffer.from(segment, "base64url") : undefined
+
 const object = (segment: string, what: string): Either.Either<Record<string, unknown>, string> => {
-  const bytes = decodeBase64Url(segment)
-  if (bytes === undefined) return Either.left(`the ${what} is not canonical base64url`)
+  // `split` has checked the alphabet already.
+  if (!isCanonical(segment)) return Either.left(`the ${what} is not canonical base64url`)
+  const bytes = Buffer.from(segment, "base64url")
   let text: string
   try {
     text = utf8.decode(bytes)
@@ -56,12 +70,17 @@ export const split = (token: string, maxBytes: number): Either.Either<Parts, Pro
     })
   }
   const [h, c, s] = token.split(".") as [string, string, string]
-  if (decodeBase64Url(s) === undefined) {
+  if (!isCanonical(s)) {
     return Either.left({ reason: "malformed", description: "the signature is not canonical base64url" })
   }
   const header = object(h, "header")
   if (Either.isLeft(header)) return Either.left({ reason: "malformed", description: header.left })
   const claims = object(c, "claims set")
   if (Either.isLeft(claims)) return Either.left({ reason: "malformed", description: claims.left })
-  return Either.right({ header: header.right, claims: claims.right, signature: s })
+  return Either.right({
+    header: header.right,
+    claims: claims.right,
+    signingInput: token.slice(0, h.length + 1 + c.length),
+    signature: s
+  })
 }
