@@ -18,6 +18,7 @@
  */
 import * as Either from "effect/Either"
 import { Unauthenticated } from "./AuthError.js"
+import * as Intern from "./internal/intern.js"
 import * as Permission from "./Permission.js"
 import * as Principal from "./Principal.js"
 import * as Scopes from "./Scopes.js"
@@ -140,9 +141,14 @@ export const toPrincipal = (
 
   let scopes = Scopes.empty
   if (scope.right !== undefined) {
-    const parsed = Scopes.parse(scope.right)
-    if (Either.isLeft(parsed)) return bad(`the token's 'scope' claim is malformed: ${parsed.left.message}`)
-    scopes = parsed.right
+    const known = scopesByString.get(scope.right)
+    if (known !== undefined) {
+      scopes = known
+    } else {
+      const parsed = Scopes.parse(scope.right)
+      if (Either.isLeft(parsed)) return bad(`the token's 'scope' claim is malformed: ${parsed.left.message}`)
+      scopes = scopesByString.set(scope.right, parsed.right)
+    }
   }
   if (options.scopeArrayClaim !== undefined && claims[options.scopeArrayClaim] !== undefined) {
     const array = optionalStrings(claims, options.scopeArrayClaim)
@@ -160,10 +166,10 @@ export const toPrincipal = (
   if (Either.isLeft(allow)) return Either.left(allow.left)
   const deny = optionalStrings(claims, denyClaim)
   if (Either.isLeft(deny)) return Either.left(deny.left)
-  const malformedDeny = deny.right.findIndex((rule) => Either.isLeft(Permission.validateGrant(rule)))
-  if (malformedDeny !== -1) {
+  const grants = grantsOf(allow.right, deny.right)
+  if (typeof grants === "number") {
     return bad(
-      `entry ${malformedDeny} of the token's '${denyClaim}' claim is not a valid deny rule, so the credential is ` +
+      `entry ${grants} of the token's '${denyClaim}' claim is not a valid deny rule, so the credential is ` +
         "refused rather than granted more than its issuer meant"
     )
   }
@@ -180,22 +186,64 @@ export const toPrincipal = (
     const clientIssue = Principal.idProblem(clientId.right)
     if (clientIssue !== undefined) return bad(`the token's 'client_id' claim ${clientIssue}`)
   }
-  const own = tenant as Tenant.TenantId
-  const tenants = listed.right as ReadonlyArray<Tenant.TenantId>
-  // Every field was checked above; building the class without a second Schema pass keeps verification cheap.
+  const tenants = tenantsOf(tenant as Tenant.TenantId, listed.right as ReadonlyArray<Tenant.TenantId>)
+  // Every field was checked above: the principal is built without a second Schema pass.
   return Either.right(
-    new Principal.Principal({
+    Principal.unsafeMake({
       kind: (options.isService ?? defaultIsService)(claims) ? "service" : "user",
-      subject: subject as Principal.SubjectId,
-      tenant: own,
-      tenants: tenants.length === 0 ? [own] : [...new Set([own, ...tenants])],
-      clientId: (clientId.right ?? null) as Principal.ClientId | null,
-      issuer,
+      subject: Intern.string(subject as Principal.SubjectId),
+      tenant: tenants[0]!,
+      tenants,
+      clientId: clientId.right === undefined ? null : Intern.string(clientId.right as Principal.ClientId),
+      issuer: Intern.string(issuer),
       tokenId: jti.right ?? null,
       expiresAt: (exp as number | undefined) ?? null,
       authenticatedBy: options.authenticatedBy,
       scopes,
-      permissions: { allow: allow.right, deny: deny.right }
-    }, true)
+      permissions: grants
+    })
   )
+}
+
+/** Parsed scope strings, shared by every principal with the same `scope` claim. */
+const scopesByString = new Intern.Table<Scopes.Scopes>(4096)
+
+/** Checked grant lists, shared; a number is the index of the first malformed deny rule. */
+const grantsByClaims = new Intern.Table<Permission.Grants | number>(4096)
+
+/**
+ * The grants of `allow` and `deny`, one object for every principal with the
+ * same lists (so grants compile once per distinct list, `GrantSource`), or
+ * the index of the first malformed deny rule.
+ */
+const grantsOf = (allow: ReadonlyArray<string>, deny: ReadonlyArray<string>): Permission.Grants | number => {
+  if (allow.length === 0 && deny.length === 0) return Permission.none
+  const key = listsKey(allow, deny)
+  const known = grantsByClaims.get(key)
+  if (known !== undefined) return known
+  const malformed = deny.findIndex((rule) => Either.isLeft(Permission.validateGrant(rule)))
+  return grantsByClaims.set(key, malformed === -1 ? { allow, deny } : malformed)
+}
+
+/**
+ * One key per pair of lists: the counts, then the entries one per line; JSON
+ * when an entry holds a line break (only a malformed one can).
+ */
+const listsKey = (allow: ReadonlyArray<string>, deny: ReadonlyArray<string>): string => {
+  for (const entry of allow) if (entry.includes("\n")) return JSON.stringify([allow, deny])
+  for (const entry of deny) if (entry.includes("\n")) return JSON.stringify([allow, deny])
+  return `${allow.length} ${deny.length}\n${allow.join("\n")}\n${deny.join("\n")}`
+}
+
+/** The tenants a principal signs, its own first, one array for every principal with the same tenants. */
+const tenantsByClaims = new Intern.Table<ReadonlyArray<Tenant.TenantId>>(4096)
+
+const tenantsOf = (
+  own: Tenant.TenantId,
+  listed: ReadonlyArray<Tenant.TenantId>
+): ReadonlyArray<Tenant.TenantId> => {
+  // Tenant ids hold no newline (`Tenant.problem`), so the joined list names one set of tenants.
+  const key = listed.length === 0 ? own : `${own}\n${listed.join("\n")}`
+  return tenantsByClaims.get(key) ??
+    tenantsByClaims.set(key, listed.length === 0 ? [own] : [...new Set([own, ...listed])])
 }

@@ -5,8 +5,8 @@
  * signs; a role store per (principal, tenant) is another source.
  *
  * Grants from claims depend only on the token, so they are compiled once per
- * verified principal (and shared between principals with the same claims),
- * not once per request.
+ * distinct claims and shared by every principal with them, not once per
+ * request.
  *
  * @since 0.2.0
  */
@@ -16,6 +16,7 @@ import * as Layer from "effect/Layer"
 import type { Unauthenticated } from "./AuthError.js"
 import * as Permission from "./Permission.js"
 import type { Principal } from "./Principal.js"
+import type * as Scopes from "./Scopes.js"
 import type { Grants } from "./Scopes.js"
 import type { TenantId } from "./Tenant.js"
 
@@ -26,30 +27,42 @@ export interface Service {
   readonly grantsNow?: (principal: Principal, tenant: TenantId) => Grants | undefined
 }
 
-const compiled = new WeakMap<Principal, Grants>()
-const shared = new Map<string, Permission.PermissionSet>()
+/** Compiled sets by grant lists (`Claims.toPrincipal` hands out one lists object per distinct lists). */
+const compiledByGrants = new WeakMap<Permission.Grants, Permission.PermissionSet>()
+/** The same by content, for lists objects made elsewhere (`Principal.make`). */
+const compiledByText = new Map<string, Permission.PermissionSet>()
 const maxShared = 4096
+/** Grants by (scopes, grant lists): principals with the same claims share one. */
+const grantsByParts = new WeakMap<Scopes.Scopes, WeakMap<Permission.Grants, Grants>>()
+
+const compiledSet = (lists: Permission.Grants): Permission.PermissionSet => {
+  if (lists.allow.length === 0 && lists.deny.length === 0) return Permission.emptySet
+  const known = compiledByGrants.get(lists)
+  if (known !== undefined) return known
+  const text = JSON.stringify([lists.allow, lists.deny])
+  let set = compiledByText.get(text)
+  if (set === undefined) {
+    set = Permission.compile(lists)
+    if (compiledByText.size >= maxShared) compiledByText.delete(compiledByText.keys().next().value!)
+    compiledByText.set(text, set)
+  }
+  compiledByGrants.set(lists, set)
+  return set
+}
 
 /**
- * The grants a principal's own claims give it, compiled once per principal
- * object (a verifier's cache hands out the same object for the same token),
- * and one compiled set for every principal with the same grants.
+ * The grants a principal's own claims give it, compiled once per distinct
+ * claims: principals with the same scopes and grant lists (the same objects,
+ * as verified principals share them) get the same `Grants`.
  */
 export const fromClaims = (principal: Principal): Grants => {
-  const known = compiled.get(principal)
+  const { permissions, scopes } = principal
+  let byLists = grantsByParts.get(scopes)
+  if (byLists === undefined) grantsByParts.set(scopes, byLists = new WeakMap())
+  const known = byLists.get(permissions)
   if (known !== undefined) return known
-  const { allow, deny } = principal.permissions
-  let permissions = Permission.emptySet
-  if (allow.length > 0 || deny.length > 0) {
-    const key = JSON.stringify([allow, deny])
-    permissions = shared.get(key) ?? Permission.compile(principal.permissions)
-    if (!shared.has(key)) {
-      if (shared.size >= maxShared) shared.delete(shared.keys().next().value!)
-      shared.set(key, permissions)
-    }
-  }
-  const grants: Grants = { scopes: principal.scopes, permissions }
-  compiled.set(principal, grants)
+  const grants: Grants = { scopes, permissions: compiledSet(permissions) }
+  byLists.set(permissions, grants)
   return grants
 }
 

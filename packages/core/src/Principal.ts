@@ -118,6 +118,18 @@ export const make = (fields: {
   })
 
 /**
+ * Builds a principal from fields that were checked already, without a Schema
+ * pass: what an authenticator does after checking every claim. Nothing here
+ * checks the fields; use `make` anywhere else.
+ *
+ * @since 0.2.0
+ */
+export const unsafeMake = (fields: { readonly [K in keyof typeof Principal.fields]: Principal[K] }): Principal =>
+  // A Schema class instance is its fields on the class's prototype (`Data.Class`); the constructor would copy
+  // the fields twice and look for defaults the class does not declare.
+  Object.assign(Object.create(Principal.prototype) as Principal, fields)
+
+/**
  * The authenticated caller of the current request. Provided only by
  * `Authentication` (in `@warden/rpc`).
  */

@@ -116,3 +116,50 @@ describe("Claims.toPrincipal", () => {
     expect(reasonOf(read({ iss: "i", sub: "a", tid: "acme", ...override }))).toBe("claims")
   })
 })
+
+describe("Claims.toPrincipal shares what repeats", () => {
+  const claims = (extra: Record<string, unknown>) => ({
+    iss: "https://i",
+    sub: "alice",
+    tid: "acme",
+    scope: "a b",
+    permissions: ["orders:order:read"],
+    deny: ["orders:order:delete"],
+    ...extra
+  })
+
+  it("gives principals with the same claims the same scopes, grant lists and tenants", () => {
+    const one = Either.getOrThrow(read(claims({ jti: "1" })))
+    const two = Either.getOrThrow(read(claims({ jti: "2" })))
+    expect(two.scopes).toBe(one.scopes)
+    expect(two.permissions).toBe(one.permissions)
+    expect(two.tenants).toBe(one.tenants)
+    expect(two.tokenId).toBe("2")
+    const other = Either.getOrThrow(read(claims({ scope: "a", permissions: ["orders:order:write"], tid: "globex" })))
+    expect(other.scopes.tokens).toEqual(["a"])
+    expect(other.permissions.allow).toEqual(["orders:order:write"])
+    expect(other.tenants).toEqual(["globex"])
+  })
+
+  it("keeps lists apart that a naive key would confuse", () => {
+    // One entry holding a line break, against two entries; an empty deny rule, against no deny at all.
+    const split = Either.getOrThrow(read(claims({ permissions: ["a", "b"], deny: [] })))
+    const joined = Either.getOrThrow(read(claims({ permissions: ["a\nb"], deny: [] })))
+    expect(split.permissions.allow).toEqual(["a", "b"])
+    expect(joined.permissions.allow).toEqual(["a\nb"])
+    expect(reasonOf(read(claims({ permissions: [], deny: [] })))).toBe("ok")
+    expect(reasonOf(read(claims({ permissions: [], deny: [""] })))).toBe("claims")
+    expect(reasonOf(read(claims({ permissions: [""], deny: [] })))).toBe("ok")
+    // Interning the first answer must not decide the second.
+    expect(reasonOf(read(claims({ permissions: ["x"], deny: ["y:z:w"] })))).toBe("ok")
+    expect(reasonOf(read(claims({ permissions: ["x", "y:z:w"], deny: [] })))).toBe("ok")
+    expect(Either.getOrThrow(read(claims({ permissions: ["x", "y:z:w"], deny: [] }))).permissions.deny).toEqual([])
+  })
+
+  it("keeps tenant lists apart by every member", () => {
+    const a = Either.getOrThrow(read(claims({ tenants: ["globex"] })))
+    const b = Either.getOrThrow(read(claims({ tenants: ["globex", "initech"] })))
+    expect(a.tenants).toEqual(["acme", "globex"])
+    expect(b.tenants).toEqual(["acme", "globex", "initech"])
+  })
+})

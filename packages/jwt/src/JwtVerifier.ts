@@ -154,35 +154,32 @@ export const metrics = { verifications, cacheLookups } as const
 const cacheLookupsBy = Metrics.taggedBy(cacheLookups, "result")
 const verificationsBy = Metrics.taggedBy(verifications, "outcome")
 
-/** The registered claims a JWT access token must carry well-formed (RFC 7519 §4.1, RFC 9068), and their types. */
-const registered: ReadonlyArray<readonly [claim: string, fits: (value: unknown) => boolean, expected: string]> = [
-  ["iss", (v) => typeof v === "string", "a string"],
-  [
-    "aud",
-    (v) => typeof v === "string" || (Array.isArray(v) && v.every((a) => typeof a === "string")),
-    "a string or an array of strings"
-  ],
-  ["exp", (v) => typeof v === "number", "a number"],
-  ["nbf", (v) => typeof v === "number", "a number"],
-  ["iat", (v) => typeof v === "number", "a number"],
-  ["sub", (v) => typeof v === "string", "a string"],
-  ["client_id", (v) => typeof v === "string", "a string"],
-  ["jti", (v) => typeof v === "string" && v.length >= 1 && v.length <= 256, "a string of 1 to 256 characters"],
-  ["scope", (v) => typeof v === "string", "a string"]
-]
+const claimsRefusal = (description: string) => Unauthenticated.of("claims", description)
 
-/** Which registered claim is missing or ill-typed, as a refusal; `undefined` when all are well-formed. */
+/**
+ * Which registered claim a JWT access token must carry well-formed (RFC 7519 §4.1, RFC 9068) is missing or
+ * ill-typed, as a refusal; `undefined` when all are well-formed.
+ */
 const registeredProblem = (claims: Readonly<Record<string, unknown>>): Unauthenticated | undefined => {
-  for (const [claim, fits, expected] of registered) {
-    const value = claims[claim]
-    if (value === undefined) {
-      if (claim === "iss" || claim === "aud" || claim === "exp") {
-        return Unauthenticated.of("claims", `the token has no '${claim}' claim`)
-      }
-    } else if (!fits(value)) {
-      return Unauthenticated.of("claims", `the '${claim}' claim must be ${expected}`)
-    }
+  const { aud, client_id, exp, iat, iss, jti, nbf, scope, sub } = claims
+  if (iss === undefined) return claimsRefusal("the token has no 'iss' claim")
+  if (typeof iss !== "string") return claimsRefusal("the 'iss' claim must be a string")
+  if (aud === undefined) return claimsRefusal("the token has no 'aud' claim")
+  if (typeof aud !== "string" && !(Array.isArray(aud) && aud.every((a) => typeof a === "string"))) {
+    return claimsRefusal("the 'aud' claim must be a string or an array of strings")
   }
+  if (exp === undefined) return claimsRefusal("the token has no 'exp' claim")
+  if (typeof exp !== "number") return claimsRefusal("the 'exp' claim must be a number")
+  if (nbf !== undefined && typeof nbf !== "number") return claimsRefusal("the 'nbf' claim must be a number")
+  if (iat !== undefined && typeof iat !== "number") return claimsRefusal("the 'iat' claim must be a number")
+  if (sub !== undefined && typeof sub !== "string") return claimsRefusal("the 'sub' claim must be a string")
+  if (client_id !== undefined && typeof client_id !== "string") {
+    return claimsRefusal("the 'client_id' claim must be a string")
+  }
+  if (jti !== undefined && (typeof jti !== "string" || jti.length < 1 || jti.length > 256)) {
+    return claimsRefusal("the 'jti' claim must be a string of 1 to 256 characters")
+  }
+  if (scope !== undefined && typeof scope !== "string") return claimsRefusal("the 'scope' claim must be a string")
   return undefined
 }
 
@@ -194,11 +191,18 @@ interface Cached {
   readonly found: KeyStore.FoundKey
 }
 
-/** A token that passed the compact and header checks, with the header members the key lookup reads. */
-interface Parsed {
-  readonly parts: Compact.Parts
+/** What the checks of a header found: the members the key lookup reads, and whether `typ` is the one expected. */
+interface HeaderFacts {
+  readonly header: Readonly<Record<string, unknown>>
   readonly alg: string
   readonly kid: string | undefined
+  readonly typeAccepted: boolean
+}
+
+/** A token that passed the compact and header checks. */
+interface Parsed {
+  readonly parts: Compact.Parts
+  readonly facts: HeaderFacts
 }
 
 /** A verification that waits for the key: an unknown kid, a stale set, a key not imported yet. */
@@ -297,11 +301,15 @@ export const make = (
       return revocations.revoke({ issuer: principal.issuer, tokenId: principal.tokenId }, until)
     }
 
-    /** The compact and header checks, before any key is looked up. */
-    const parse = (token: string): Parsed | Unauthenticated => {
-      const parts = Compact.split(token, maxTokenBytes)
-      if (Either.isLeft(parts)) return Unauthenticated.of(parts.left.reason, parts.left.description)
-      const { header } = parts.right
+    /**
+     * Headers that passed their checks, by their exact segment: the tokens of one key share a header, so it is
+     * decoded and checked once, not once per token.
+     */
+    const headers = new Map<string, HeaderFacts>()
+    const mapping = { ...options, authenticatedBy: "jwt" } as const
+
+    /** The checks of a decoded header: its facts, or the refusal. */
+    const checkHeader = (header: Readonly<Record<string, unknown>>): HeaderFacts | Unauthenticated => {
       const problem = Header.check(header)
       if (problem !== undefined) return Unauthenticated.of(problem.reason, problem.description)
       // Each member read below has its type now (`Header.check`).
@@ -329,20 +337,40 @@ export const make = (
           }
         }
       }
-      return { parts: parts.right, alg, kid }
+      const typ = header["typ"] as string | undefined
+      const typeAccepted = expectedType === null || (typ !== undefined && normalizeType(typ) === expectedType)
+      return { header, alg, kid, typeAccepted }
+    }
+
+    /** The compact and header checks, before any key is looked up. */
+    const parse = (token: string): Parsed | Unauthenticated => {
+      const dot = token.indexOf(".")
+      const segment = dot > 0 && dot <= 1024 ? token.slice(0, dot) : undefined
+      const known = segment === undefined ? undefined : headers.get(segment)
+      const parts = Compact.split(token, maxTokenBytes, known?.header)
+      if (Either.isLeft(parts)) return Unauthenticated.of(parts.left.reason, parts.left.description)
+      if (known !== undefined) return { parts: parts.right, facts: known }
+      const facts = checkHeader(parts.right.header)
+      if (facts instanceof Unauthenticated) return facts
+      if (segment !== undefined) {
+        // A few keys, a few headers: a table that fills up is only emptied, never walked.
+        if (headers.size >= 256) headers.clear()
+        headers.set(segment, facts)
+      }
+      return { parts: parts.right, facts }
     }
 
     /** The signature, then the claims, then the principal: everything after the key, synchronously. */
-    const conclude = ({ alg, parts }: Parsed, found: KeyStore.FoundKey, nowMs: number): Principal | Unauthenticated => {
-      if (!Native.verify(alg, found.keyObject, parts.signingInput, parts.signature)) return badSignature
-      const { claims, header } = parts
+    const conclude = (
+      { facts, parts }: Parsed,
+      found: KeyStore.FoundKey,
+      nowMs: number
+    ): Principal | Unauthenticated => {
+      if (!Native.verify(facts.alg, found.keyObject, parts.signingInput, parts.signature)) return badSignature
+      const { claims } = parts
       const problem = registeredProblem(claims)
       if (problem !== undefined) return problem
-      if (
-        expectedType !== null && (typeof header["typ"] !== "string" || normalizeType(header["typ"]) !== expectedType)
-      ) {
-        return typeRefused
-      }
+      if (!facts.typeAccepted) return typeRefused
       // `registeredProblem` has checked the type of each claim read below.
       if (!issuers.has(claims["iss"] as string)) {
         return Unauthenticated.of("issuer", "the token's issuer is not accepted")
@@ -367,7 +395,7 @@ export const make = (
       if (exp - (iat ?? nbf ?? now) > maxLifetimeSeconds) {
         return Unauthenticated.of("lifetime", "the token's lifetime is longer than accepted")
       }
-      const principal = Claims.toPrincipal(claims, { ...options, authenticatedBy: "jwt" })
+      const principal = Claims.toPrincipal(claims, mapping)
       return Either.isLeft(principal) ? principal.left : principal.right
     }
 
@@ -427,9 +455,8 @@ export const make = (
       }
       const parsed = parse(token)
       if (parsed instanceof Unauthenticated) return finish(parsed, digest, undefined)
-      const found = parsed.alg.startsWith("HS") && hmacKey !== undefined ?
-        hmacKey :
-        keys.findKnown({ kid: parsed.kid, alg: parsed.alg })
+      const { alg, kid } = parsed.facts
+      const found = alg.startsWith("HS") && hmacKey !== undefined ? hmacKey : keys.findKnown({ kid, alg })
       if (found === undefined) return new WaitingForKey(parsed, digest)
       return afterKey(parsed, found, digest, nowMs)
     }
@@ -463,7 +490,7 @@ export const make = (
         )
       }
       const { digest, parsed } = pending
-      return keys.find({ kid: parsed.kid, alg: parsed.alg }).pipe(
+      return keys.find({ kid: parsed.facts.kid, alg: parsed.facts.alg }).pipe(
         Effect.match({ onFailure: (refusal) => refusal, onSuccess: (found) => found }),
         Effect.flatMap((found) => {
           const next = afterKey(parsed, found, digest, nowMs)

@@ -61,6 +61,8 @@ const keyOf = (token: TokenRef): string => `${token.issuer.length}:${token.issue
 export const layerMemory: Layer.Layer<RevocationStore> = Layer.sync(RevocationStore, () => {
   const entries = new Map<string, number>()
   const revokedAt = (token: TokenRef, nowMillis: number) => {
+    // Most of the time nothing is revoked: no key to build.
+    if (entries.size === 0) return false
     const until = entries.get(keyOf(token))
     return until !== undefined && until > nowMillis / 1000
   }

@@ -145,6 +145,27 @@ describe("JwtVerifier", () => {
     }))
 })
 
+describe("the header table (headers decoded once per distinct segment)", () => {
+  it.scoped("decides a token by its own segments, whatever it saw before under the same header", () =>
+    Effect.gen(function*() {
+      const { sign, verifier } = yield* setup({ cacheSize: 0 })
+      const good = yield* sign()
+      yield* verifier.verify(good)
+      const [header, claims, signature] = good.split(".") as [string, string, string]
+      // The same header segment, now known: a changed claims set or signature is still refused.
+      const forgedClaims = Buffer.from(JSON.stringify({ sub: "mallory" })).toString("base64url")
+      expect(reasonOf(yield* Effect.exit(verifier.verify(`${header}.${forgedClaims}.${signature}`)))).toBe("signature")
+      const flipped = `${signature.slice(0, 10)}${signature[10] === "A" ? "B" : "A"}${signature.slice(11)}`
+      expect(reasonOf(yield* Effect.exit(verifier.verify(`${header}.${claims}.${flipped}`)))).toBe("signature")
+      // A header that differs in its type is checked as the new header it is.
+      const other = yield* sign({}, { header: { typ: "JWT" } })
+      expect(reasonOf(yield* Effect.exit(verifier.verify(other)))).toBe("type")
+      // The first token still verifies, again and again, with the cache off.
+      expect((yield* verifier.verify(good)).subject).toBe("alice")
+      expect((yield* verifier.verify(good)).subject).toBe("alice")
+    }))
+})
+
 describe("the verified-token cache", () => {
   it.scoped("is on by default, bounded by cacheSize, and keyed by the exact token string", () =>
     Effect.gen(function*() {

@@ -32,6 +32,31 @@ describe("strict JSON", () => {
     }
   )
 
+  it.each([
+    ["{\"a\\\"b\":1,\"a\\\"b\":2}"],
+    ["{\"a:b\":1,\"a:b\":2}"],
+    ["{\"x\":\"{\\\"y\\\":1}\",\"x\":2}"]
+  ])("counts member names, not what strings hold: %s", (text) => {
+    expect(StrictJson.parse(text)).toEqual(Either.left("duplicate member name"))
+  })
+
+  it("does not count a colon, brace or escaped quote inside a string as structure", () => {
+    const text = "{\"a:b\":\"c\\\":{d\",\"e\":[\"]:[\"]}"
+    expect(StrictJson.parse(text)).toEqual(Either.right(JSON.parse(text)))
+  })
+
+  it("decodes objects without a prototype, so a missing member reads nothing", () => {
+    const value = Either.getOrThrow(StrictJson.parse("{\"a\":{\"b\":[{}]}}")) as Record<string, Record<string, unknown>>
+    expect(value["constructor"]).toBeUndefined()
+    expect(value["a"]!["toString"]).toBeUndefined()
+    expect(Object.getPrototypeOf((value["a"]!["b"] as Array<object>)[0])).toBeNull()
+  })
+
+  it("never repeats the input in an error", () => {
+    const secret = "{\"sub\":\"s3cr3t\",}"
+    expect(StrictJson.parse(secret)).toEqual(Either.left("malformed JSON"))
+  })
+
   it("bounds nesting without exhausting the stack", () => {
     expect(StrictJson.parse("[".repeat(100_000) + "]".repeat(100_000))).toEqual(
       Either.left(expect.stringContaining("nesting too deep"))

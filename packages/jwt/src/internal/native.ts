@@ -87,7 +87,8 @@ export const verify = (alg: string, key: crypto.KeyObject, signingInput: string,
       case "hmac":
         return crypto.timingSafeEqual(crypto.createHmac(scheme.hash!, key).update(input).digest(), bytes)
       case "rsa":
-        return crypto.verify(scheme.hash, input, { key, padding: crypto.constants.RSA_PKCS1_PADDING }, bytes)
+        // `keyProblem` admits only keys of type `rsa` for RS*, whose padding is PKCS #1 v1.5 by default.
+        return crypto.verify(scheme.hash, input, key, bytes)
       case "pss":
         return crypto.verify(scheme.hash, input, {
           key,
