@@ -62,14 +62,19 @@ const serveRpc = <R extends Rpc.Any>(
 
 const counting = Layer.scoped(AuditLog.AuditLog, AuditLog.buffered(() => Effect.void))
 
+// Warden's services are provided to its middlewares only: the handlers' context, which the RPC server copies for
+// every request, holds only what the handlers use.
 const wardenHandlers = (audit: Layer.Layer<AuditLog.AuditLog>) =>
   Protected.toLayer(Api, {
     Reserve: ({ sku }) => Effect.map(CurrentTenant, (tenant) => `reserved ${sku} for ${tenant}`)
   }).pipe(
-    Layer.merge(Protected.layer),
-    Layer.provide(JwtVerifier.layerAuthenticator),
-    Layer.provide(verifierLayer(jwksUrl)),
-    Layer.provide(audit),
+    Layer.merge(
+      Protected.layer.pipe(
+        Layer.provide(JwtVerifier.layerAuthenticator),
+        Layer.provide(verifierLayer(jwksUrl)),
+        Layer.provide(audit)
+      )
+    ),
     Layer.orDie
   )
 

@@ -30,6 +30,7 @@ import { Authenticator } from "./Authenticator.js"
 import { Forbidden, Unauthenticated } from "./AuthError.js"
 import type { Credential } from "./Credential.js"
 import { GrantSource } from "./GrantSource.js"
+import { isoTime } from "./internal/time.js"
 import * as Metrics from "./Metrics.js"
 import * as Policy from "./Policy.js"
 import type { Principal } from "./Principal.js"
@@ -333,17 +334,6 @@ export const make: Effect.Effect<Context.Tag.Service<Guard>, never, Authenticato
     }
   }
 )
-
-let lastMillis = Number.NaN
-let lastIso = ""
-/** ISO-8601 for a time in ms, built once per millisecond: decisions made in the same millisecond share it. */
-const isoTime = (millis: number): string => {
-  if (millis !== lastMillis) {
-    lastMillis = millis
-    lastIso = new Date(millis).toISOString()
-  }
-  return lastIso
-}
 
 /** The current time of the fiber's `Clock`, without an Effect. */
 const clockOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>): number =>

@@ -2,11 +2,14 @@ import { describe, expect, it } from "@effect/vitest"
 import { AuditLog, Tenant } from "@warden/core"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as FastCheck from "effect/FastCheck"
 import * as HashMap from "effect/HashMap"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as Metric from "effect/Metric"
 import * as Schema from "effect/Schema"
+import * as TestClock from "effect/TestClock"
+import { isoTime } from "../src/internal/time.js"
 
 const tenant = Schema.decodeSync(Tenant.TenantId)
 
@@ -91,6 +94,22 @@ describe("AuditLog.layerLogger", () => {
     }))
 })
 
+describe("decision times", () => {
+  it.prop(
+    "are formatted as toISOString formats them, in any order of calls",
+    [FastCheck.array(FastCheck.integer({ min: 0, max: 253_402_300_799_999 }), { minLength: 1, maxLength: 50 })],
+    ([times]) => {
+      // Runs of nearby times exercise the per-second and per-millisecond reuse.
+      for (
+        const t of times.flatMap((t) => [t, t, t + 1, t + 999, t - 1].filter((x) => x >= 0 && x <= 253_402_300_799_999))
+      ) {
+        expect(isoTime(t)).toBe(new Date(t).toISOString())
+      }
+    },
+    { fastCheck: { numRuns: 300 } }
+  )
+})
+
 describe("AuditLog.buffered", () => {
   const droppedCount = Effect.map(Metric.value(AuditLog.metrics.dropped), (s) => s.count)
   const waitUntil = (done: () => boolean) =>
@@ -125,6 +144,33 @@ describe("AuditLog.buffered", () => {
       }
       expect(batches.length).toBeLessThan(4000)
       expect(yield* droppedCount).toBe(droppedBefore)
+    }))
+
+  it.scoped("wakes its writer once per batch: at flushAfter events, or flushInterval after the first, on a real timer", () =>
+    Effect.gen(function*() {
+      const batches: Array<number> = []
+      const log = yield* AuditLog.buffered((batch) => Effect.sync(() => void batches.push(batch.length)), {
+        flushAfter: 4,
+        flushInterval: "20 millis"
+      })
+      // Under the test clock, which nothing here adjusts: the interval is real time, and so is the waiting.
+      expect(yield* TestClock.currentTimeMillis).toBe(0)
+      const realWaitUntil = (done: () => boolean) =>
+        Effect.gen(function*() {
+          for (let i = 0; i < 2000 && !done(); i++) {
+            yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 1)))
+          }
+          expect(done()).toBe(true)
+        })
+      for (let i = 0; i < 4; i++) yield* log.record(event(`${i}`, "acme"))
+      yield* realWaitUntil(() => batches.length === 1)
+      expect(batches).toEqual([4])
+      yield* log.record(event("4", "acme"))
+      yield* log.record(event("5", "acme"))
+      const start = Date.now()
+      yield* realWaitUntil(() => batches.length === 2)
+      expect(batches).toEqual([4, 2])
+      expect(Date.now() - start).toBeGreaterThanOrEqual(15)
     }))
 
   it.live("never waits on a stuck sink: past its capacity events are dropped and counted", () =>

@@ -31,6 +31,22 @@ describe("Protected.group over the in-memory protocol", () => {
       })
     }).pipe(Effect.provide(ServerDeps)))
 
+  it.scoped("each call sees only its own caller: nothing carries over to the next call, protected or public", () =>
+    Effect.gen(function*() {
+      const client = yield* RpcTest.makeClient(Api)
+      const reserve = (who: Who) => client.Reserve({ tenant: "x", sku: "a", quantity: 1 }).pipe(as(who))
+      const calls = Array.from({ length: 40 }, (_, i) =>
+        i % 3 === 0 ?
+          Effect.map(client.Health().pipe(as(i % 2 === 0 ? "alice" : undefined)), (health) => ({ health, i })) :
+          Effect.map(reserve(i % 2 === 0 ? "alice" : "bob"), (seen) => ({ seen, i })))
+      for (const concurrency of [1, 8]) {
+        for (const result of yield* Effect.all(calls, { concurrency })) {
+          if ("health" in result) expect(result.health).toBe("ok")
+          else expect(result.seen.subject).toBe(result.i % 2 === 0 ? "alice" : "bob")
+        }
+      }
+    }).pipe(Effect.provide(ServerDeps)))
+
   it.scoped("a payload naming another tenant changes nothing: CurrentTenant is the caller's", () =>
     Effect.gen(function*() {
       const client = yield* RpcTest.makeClient(Api)

@@ -19,6 +19,7 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as FiberRef from "effect/FiberRef"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import * as Bearer from "./bearer.js"
@@ -118,12 +119,15 @@ const proceed = (
 ): Effect.Effect<RpcMiddleware.SuccessValue, Unauthenticated> => {
   const caller = { credentials: passed.credential, expiresAt: passed.principal.expiresAt, tenant: passed.tenant }
   const tenant = passed.grants !== undefined && Either.isRight(passed.tenant) ? passed.tenant.right : undefined
-  // One provision for every service, one copy of the request's context: each further one would copy it again.
-  const provided = Effect.mapInputContext(next, (context: Context.Context<never>) => {
-    const services = new Map(context.unsafeMap)
+  // One provision for every service: the request's fiber gets a context holding them, set once. The RPC server runs
+  // each request in a fiber of its own, and what runs in it after the procedure is the server writing the response,
+  // so the context is not put back: `Effect.provide` would copy the fiber's refs four times and mask interruption
+  // around the procedure to do so, for nothing this request could observe.
+  const provided = Effect.withFiberRuntime<RpcMiddleware.SuccessValue, never>((fiber) => {
+    const services = new Map(fiber.getFiberRef(FiberRef.currentContext).unsafeMap)
     services.set(CurrentUser.key, passed.principal).set(CallerCredentials.key, caller)
     if (tenant !== undefined) services.set(CurrentTenant.key, tenant).set(CurrentScopes.key, passed.grants)
-    return Context.unsafeMake(services)
+    return Effect.zipRight(FiberRef.set(FiberRef.currentContext, Context.unsafeMake(services)), next)
   })
   const expiresAt = passed.principal.expiresAt
   if (!plan.guardsStream || expiresAt === null) return provided
