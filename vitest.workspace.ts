@@ -11,6 +11,7 @@ export default defineWorkspace([
   pkg("jwt", "./packages/jwt"),
   pkg("oauth", "./packages/oauth"),
   pkg("rpc", "./packages/rpc"),
+  pkg("http", "./packages/http"),
   pkg("testing", "./packages/testing"),
   pkg("shop", "./examples/shop"),
   mergeConfig(shared, {
