@@ -7,6 +7,7 @@
 export * as AuditLog from "./AuditLog.js"
 export * as Authenticator from "./Authenticator.js"
 export * as AuthError from "./AuthError.js"
+export * as Caller from "./Caller.js"
 export * as Claims from "./Claims.js"
 export * as Credential from "./Credential.js"
 export * as Endpoint from "./Endpoint.js"

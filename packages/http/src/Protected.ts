@@ -1,6 +1,6 @@
 /**
  * Protecting the endpoints of an HttpApi group: every endpoint declares a
- * policy or `Public` in one typed, exhaustive map, and Warden's three
+ * policy or `Public` in one typed, exhaustive map, and Warden's
  * middlewares are attached to every endpoint that is not `Public`.
  *
  * ```ts
@@ -34,6 +34,7 @@ import type { AuditLog } from "@warden/core/AuditLog"
 import type { Authenticator } from "@warden/core/Authenticator"
 import { isAuthError, Unauthenticated } from "@warden/core/AuthError"
 import type { Forbidden } from "@warden/core/AuthError"
+import * as Caller from "@warden/core/Caller"
 import * as Credential from "@warden/core/Credential"
 import * as Guard from "@warden/core/Guard"
 import * as Policy from "@warden/core/Policy"
@@ -65,8 +66,18 @@ export class ScopeContext extends HttpApiMiddleware.Tag<ScopeContext>()("@warden
   failure: Refusal.Refusal
 }) {}
 
+/**
+ * Provides the caller's credentials and tenant to Warden's outbound clients
+ * (`@warden/rpc`'s `Outbound.forward`), so a call to the next hop carries
+ * them. Handlers never read it.
+ */
+export class CallerContext extends HttpApiMiddleware.Tag<CallerContext>()("@warden/http/CallerContext", {
+  provides: Caller.CallerCredentials,
+  failure: Refusal.Refusal
+}) {}
+
 /** The middlewares `group` attaches to a protected endpoint. */
-export type Middlewares = Authentication | TenantContext | ScopeContext
+export type Middlewares = Authentication | TenantContext | ScopeContext | CallerContext
 
 /** The policy an endpoint requires; `group` sets it. */
 export class RequiredPolicy extends Context.Tag("@warden/http/RequiredPolicy")<
@@ -114,7 +125,7 @@ export type Protect<E extends HttpApiEndpoint.HttpApiEndpoint.Any, P> = E extend
 
 /**
  * Protects a group: every endpoint whose entry is a policy carries
- * `Authentication`, `TenantContext` and `ScopeContext` (in its type: what its
+ * `Authentication`, `TenantContext`, `ScopeContext` and `CallerContext` (in its type: what its
  * handler may use; in the OpenAPI document: the bearer scheme and the
  * refusals) and is annotated with that policy. Leaving an endpoint out of
  * `policies`, or naming one the group does not have, is a compile error.
@@ -139,10 +150,9 @@ export const group = <
     }
     if (entry === Public) continue
     out = out.add(
-      endpoint.middleware(Authentication).middleware(TenantContext).middleware(ScopeContext).annotate(
-        RequiredPolicy,
-        entry
-      )
+      endpoint.middleware(Authentication).middleware(TenantContext).middleware(ScopeContext).middleware(
+        CallerContext
+      ).annotate(RequiredPolicy, entry)
     )
   }
   return out as unknown as HttpApiGroup.HttpApiGroup<Id, Protect<E, P>, Err, R, TopLevel>
@@ -204,7 +214,7 @@ export const credentialOf = (
 }
 
 /**
- * The implementations of the three middlewares, sharing one decision per
+ * The implementations of the four middlewares, sharing one decision per
  * request, and the rendering of refusals as RFC 6750 responses. Needs an
  * `Authenticator` and an `AuditLog`.
  */
@@ -239,9 +249,11 @@ export const layer = (
     const tenant = Effect.flatMap(decide, (passed) => passed.tenant)
     // Every protected endpoint resolves its grants: they are always present here.
     const scopes = Effect.map(decide, (passed) => passed.grants!)
+    const caller = Effect.map(decide, Caller.fromPassed)
     return Context.make(Authentication, { bearer: () => principal }).pipe(
       Context.add(TenantContext, tenant),
-      Context.add(ScopeContext, scopes)
+      Context.add(ScopeContext, scopes),
+      Context.add(CallerContext, caller)
     )
   })).pipe(Layer.provide(Guard.layer))
   // The app's type says it cannot fail, but a middleware's refusal is a failure until the API encodes it: a

@@ -10,6 +10,7 @@ import type * as Rpc from "@effect/rpc/Rpc"
 import * as RpcMiddleware from "@effect/rpc/RpcMiddleware"
 import * as RpcSchema from "@effect/rpc/RpcSchema"
 import { Forbidden, Unauthenticated } from "@warden/core/AuthError"
+import * as Caller from "@warden/core/Caller"
 import * as Guard from "@warden/core/Guard"
 import * as Policy from "@warden/core/Policy"
 import { CurrentUser } from "@warden/core/Principal"
@@ -23,7 +24,6 @@ import * as FiberRef from "effect/FiberRef"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import * as Bearer from "./bearer.js"
-import { CallerCredentials } from "./callerCredentials.js"
 
 /** The middlewares' keys. */
 export const keys = {
@@ -117,7 +117,7 @@ const proceed = (
   next: Effect.Effect<RpcMiddleware.SuccessValue>,
   passed: Guard.Passed
 ): Effect.Effect<RpcMiddleware.SuccessValue, Unauthenticated> => {
-  const caller = { credentials: passed.credential, expiresAt: passed.principal.expiresAt, tenant: passed.tenant }
+  const caller = Caller.fromPassed(passed)
   const tenant = passed.grants !== undefined && Either.isRight(passed.tenant) ? passed.tenant.right : undefined
   // One provision for every service: the request's fiber gets a context holding them, set once. The RPC server runs
   // each request in a fiber of its own, and what runs in it after the procedure is the server writing the response,
@@ -125,7 +125,7 @@ const proceed = (
   // around the procedure to do so, for nothing this request could observe.
   const provided = Effect.withFiberRuntime<RpcMiddleware.SuccessValue, never>((fiber) => {
     const services = new Map(fiber.getFiberRef(FiberRef.currentContext).unsafeMap)
-    services.set(CurrentUser.key, passed.principal).set(CallerCredentials.key, caller)
+    services.set(CurrentUser.key, passed.principal).set(Caller.CallerCredentials.key, caller)
     if (tenant !== undefined) services.set(CurrentTenant.key, tenant).set(CurrentScopes.key, passed.grants)
     return Effect.zipRight(FiberRef.set(FiberRef.currentContext, Context.unsafeMake(services)), next)
   })
