@@ -6,5 +6,6 @@
  *
  * @since 0.2.0
  */
+export * as Outbound from "./Outbound.js"
 export * as Protected from "./Protected.js"
 export * as Refusal from "./Refusal.js"

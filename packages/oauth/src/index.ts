@@ -8,5 +8,6 @@
 export * as ClientAuth from "./ClientAuth.js"
 export * as ClientCredentials from "./ClientCredentials.js"
 export * as Introspection from "./Introspection.js"
+export * as Outgoing from "./Outgoing.js"
 export * as RefreshToken from "./RefreshToken.js"
 export * as TokenSource from "./TokenSource.js"
