@@ -141,6 +141,7 @@ export const clients: {
 
 /** The resources (RFC 8707) tokens are issued for: their `aud`. */
 export const resources = {
+  gateway: "https://gateway.shop.test",
   orders: "https://orders.shop.test",
   inventory: "https://inventory.shop.test"
 } as const

@@ -21,8 +21,11 @@ const auditDir = fileURLToPath(new URL("../.audit", import.meta.url))
 
 const program = Effect.gen(function*() {
   const report = yield* withTelemetry(scenario(auditDir))
-  yield* Console.log(bold("Warden shop: identity, orders and inventory on loopback, every hop verified"))
+  yield* Console.log(
+    bold("Warden shop: identity, a REST gateway, orders and inventory on loopback, every hop verified")
+  )
   yield* Console.log(dim(`identity  ${report.urls.identity}  (OAuth 2.0 token endpoint, JWKS, key rotation)`))
+  yield* Console.log(dim(`gateway   ${report.urls.gateway}  (HttpApi: POST /api/orders, GET /api/stock/:sku)`))
   yield* Console.log(dim(`orders    ${report.urls.orders}  (Effect RPC over HTTP)`))
   yield* Console.log(dim(`inventory ${report.urls.inventory}  (Effect RPC over HTTP)`))
   yield* Console.log("")
@@ -40,8 +43,13 @@ const program = Effect.gen(function*() {
     `globex anvils before and after the leak attempt: ${report.stock.globexBefore} -> ${report.stock.globexAfter}`
   )
   yield* Console.log("")
-  yield* Console.log(bold("Audit log for tenant acme (orders.audit.jsonl and inventory.audit.jsonl)"))
+  yield* Console.log(
+    `GET /api/stock/anvil at the gateway as alice: ${report.restStock.status} ${JSON.stringify(report.restStock.body)}`
+  )
+  yield* Console.log("")
+  yield* Console.log(bold("Audit log for tenant acme (gateway, orders and inventory .audit.jsonl)"))
   const acme = [
+    ...report.audit.gateway.map((e) => ["gateway", e] as const),
     ...report.audit.orders.map((e) => ["orders", e] as const),
     ...report.audit.inventory.map((e) => ["inventory", e] as const)
   ].filter(([, e]) => e.tenant === "acme").sort(([, a], [, b]) => a.time.localeCompare(b.time))

@@ -5,6 +5,9 @@
  * happened and the decision's reason; the spans and the audit files they left.
  */
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
+import * as HttpBody from "@effect/platform/HttpBody"
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as RpcClient from "@effect/rpc/RpcClient"
 import * as RpcSerialization from "@effect/rpc/RpcSerialization"
 import { AuthError } from "@warden/core"
@@ -17,13 +20,15 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { mkdirSync, readFileSync, rmSync } from "node:fs"
 import { join } from "node:path"
+import { GatewayLive, PlacedOrder } from "./gateway.js"
 import { clients, Identity, people, resources } from "./identity.js"
 import { Inventory, InventoryHandlers, Stock, stockOf } from "./inventory.js"
 import { Orders, OrdersHandlers } from "./orders.js"
-import { serve } from "./services.js"
+import { serve, serveRest } from "./services.js"
 import * as Telemetry from "./telemetry.js"
 
 /** One step as printed: what was tried, what happened, and the reason Warden gave. */
@@ -39,14 +44,22 @@ export interface Step {
 
 /** Everything the scenario leaves behind. */
 export interface Report {
-  readonly urls: { readonly identity: string; readonly orders: string; readonly inventory: string }
+  readonly urls: {
+    readonly identity: string
+    readonly gateway: string
+    readonly orders: string
+    readonly inventory: string
+  }
   readonly steps: ReadonlyArray<Step>
   readonly spans: ReadonlyArray<Telemetry.SpanView>
   readonly audit: {
+    readonly gateway: ReadonlyArray<AuditLog.AuditEvent>
     readonly orders: ReadonlyArray<AuditLog.AuditEvent>
     readonly inventory: ReadonlyArray<AuditLog.AuditEvent>
   }
   readonly stock: { readonly globexBefore: number; readonly globexAfter: number }
+  /** `GET /api/stock/anvil` at the gateway with alice's token: the status and the body. */
+  readonly restStock: { readonly status: number; readonly body: unknown }
   readonly burst: {
     readonly orders: number
     readonly failed: number
@@ -67,6 +80,7 @@ const login = (identity: Identity, who: Who, options: { readonly expiresIn?: num
       username: people[who].username,
       password: Redacted.value(people[who].password)
     })
+    form.append("resource", resources.gateway)
     form.append("resource", resources.orders)
     form.append("resource", resources.inventory)
     if (options.expiresIn !== undefined) form.set("expires_in_hint", String(options.expiresIn))
@@ -80,6 +94,12 @@ const login = (identity: Identity, who: Who, options: { readonly expiresIn?: num
     if (body.access_token === undefined) throw new Error(`login of ${who} failed: ${body.error ?? response.status}`)
     return body.access_token
   })
+
+/** A refusal's body as Warden's HTTP adapter writes it, or the body itself. */
+const refusalOf = (body: unknown): unknown => {
+  const decoded = Schema.decodeUnknownEither(Schema.Union(AuthError.Unauthenticated, AuthError.Forbidden))(body)
+  return decoded._tag === "Right" ? decoded.right : body
+}
 
 /** The `kid` a token was signed with. */
 const kidOf = (token: string): string | undefined =>
@@ -130,6 +150,25 @@ export const scenario = (auditDir: string) =>
       trust: { issuer: identity.issuer, jwksUrl: identity.jwksUrl, audience: resources.orders },
       auditPath: auditPath("orders")
     })
+    const gatewayUrl = yield* serveRest({
+      name: "gateway",
+      api: GatewayLive({ orders: ordersUrl, inventory: inventoryUrl }),
+      trust: { issuer: identity.issuer, jwksUrl: identity.jwksUrl, audience: resources.gateway },
+      auditPath: auditPath("gateway")
+    })
+    // Plain HTTP to the REST edge, as curl would send it (with the step's trace context, so its trace is whole).
+    const rest = yield* HttpClient.HttpClient.pipe(Effect.provide(FetchHttpClient.layer))
+    const placeViaGateway = (token: string) =>
+      rest.post(`${gatewayUrl}/api/orders`, {
+        headers: { authorization: `Bearer ${token}` },
+        body: HttpBody.unsafeJson({ sku: "anvil", quantity: 1 })
+      }).pipe(
+        Effect.flatMap((response) =>
+          response.status === 200 ?
+            HttpClientResponse.schemaBodyJson(PlacedOrder)(response) :
+            Effect.flatMap(response.json, (body) => Effect.fail(refusalOf(body)))
+        )
+      )
     // The command line plays several people, so it sets each call's authorization header itself.
     const orders = yield* RpcClient.make(Orders).pipe(
       Effect.provide(Outbound.layerManual),
@@ -174,8 +213,16 @@ export const scenario = (auditDir: string) =>
         "scope orders.write"
       ] as const
 
-    // 1. The happy path.
-    yield* step(1, "alice@acme places an order", order(alice), described)
+    // 1. The happy path, from the REST edge: gateway, then orders, then inventory, each verifying alice's token.
+    yield* step(
+      1,
+      "alice@acme places an order at the REST gateway (POST /api/orders)",
+      placeViaGateway(alice),
+      ({ gateway, order }) => {
+        const [detail, reason] = described(order)
+        return [`gateway saw tenant=${gateway.tenant} user=${gateway.user}; ${detail}`, reason] as const
+      }
+    )
 
     // 2. The leak attempt: the payload and a spoofed x-tenant header both name globex.
     const globexBefore = yield* stockNow("globex")
@@ -259,17 +306,27 @@ export const scenario = (auditDir: string) =>
       steps[steps.length - 1] = { ...last, detail: `${readings} stock readings, then: ${last.detail}` }
     }
 
+    // The REST edge's other endpoint: alice reads acme's stock over plain HTTP; the gateway asks the inventory.
+    const restStock = yield* rest.get(`${gatewayUrl}/api/stock/anvil`, {
+      headers: { authorization: `Bearer ${alice}` }
+    })
+      .pipe(
+        Effect.flatMap((response) => Effect.map(response.json, (body) => ({ status: response.status, body }))),
+        Effect.orDie
+      )
+
     const readAudit = (service: string): ReadonlyArray<AuditLog.AuditEvent> =>
       readFileSync(auditPath(service), "utf8").split("\n").filter((l) => l.length > 0).map((l) =>
         JSON.parse(l) as AuditLog.AuditEvent
       )
 
     return {
-      urls: { identity: identity.issuer, orders: ordersUrl, inventory: inventoryUrl },
+      urls: { identity: identity.issuer, gateway: gatewayUrl, orders: ordersUrl, inventory: inventoryUrl },
       steps,
       spans: exporter._tag === "Some" ? exporter.value.getFinishedSpans().map(Telemetry.view) : [],
-      audit: { orders: readAudit("orders"), inventory: readAudit("inventory") },
+      audit: { gateway: readAudit("gateway"), orders: readAudit("orders"), inventory: readAudit("inventory") },
       stock: { globexBefore, globexAfter },
+      restStock,
       burst: burstResult
     } satisfies Report
   }).pipe(Effect.scoped)

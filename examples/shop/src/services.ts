@@ -6,12 +6,15 @@
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import type * as HttpApi from "@effect/platform/HttpApi"
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServer from "@effect/platform/HttpServer"
 import type * as Rpc from "@effect/rpc/Rpc"
 import type * as RpcGroup from "@effect/rpc/RpcGroup"
 import * as RpcSerialization from "@effect/rpc/RpcSerialization"
 import * as RpcServer from "@effect/rpc/RpcServer"
+import type { AuditLog, Authenticator } from "@warden/core"
 import { JwtVerifier, KeyStore, RevocationStore } from "@warden/jwt"
 import { AuditFile, Protected } from "@warden/rpc"
 import * as Effect from "effect/Effect"
@@ -71,6 +74,32 @@ export const serve = <Rpcs extends Rpc.Any>(options: {
     // The compiler cannot simplify the generic group's requirements; every one is provided above.
     const context = yield* Layer.build(server as unknown as Layer.Layer<HttpServer.HttpServer, unknown>)
     return yield* HttpServer.addressFormattedWith((address) => Effect.succeed(`${address}/rpc`)).pipe(
+      Effect.provide(context)
+    )
+  })
+
+/**
+ * Starts the REST gateway on a free loopback port (or `port`) and returns its
+ * URL: the HttpApi with Warden's protection, verifying tokens for `trust`'s
+ * audience, auditing to its own file. The server stops with the scope.
+ */
+export const serveRest = (options: {
+  readonly name: string
+  readonly api: Layer.Layer<HttpApi.Api, never, Authenticator.Authenticator | AuditLog.AuditLog>
+  readonly trust: Trust
+  readonly auditPath: string
+  readonly port?: number
+}): Effect.Effect<string, unknown, Scope.Scope> =>
+  Effect.gen(function*() {
+    const server = HttpApiBuilder.serve().pipe(
+      Layer.provide(options.api),
+      Layer.provide(verification(options.trust)),
+      Layer.provide(AuditFile.layer(options.auditPath)),
+      Layer.provide(NodeFileSystem.layer),
+      Layer.provideMerge(NodeHttpServer.layer(createServer, { host: "127.0.0.1", port: options.port ?? 0 }))
+    )
+    const context = yield* Layer.build(server)
+    return yield* HttpServer.addressFormattedWith((address) => Effect.succeed(address)).pipe(
       Effect.provide(context)
     )
   })

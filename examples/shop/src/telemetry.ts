@@ -63,16 +63,21 @@ const label: Record<(typeof shown)[number], string> = {
   "warden.reason": "reason"
 }
 
+/** Whether a span is a server span of one of the shop's services: an RPC procedure, or a REST request. */
+export const isServerSpan = (s: SpanView): boolean =>
+  s.name.startsWith("RpcServer.") || (s.name.startsWith("http.server") && s.attributes[serviceAttribute] !== undefined)
+
 /**
- * Renders the server and client RPC spans of one trace as a tree, children
- * under their parents, e.g.
- * `POST PlaceOrder   orders   user.id=alice  tenant.id=acme`.
- * Spans that are not RPC spans are skipped but their children kept.
+ * Renders the server spans of one trace as a tree, children under their
+ * parents, e.g.
+ * `POST /api/orders   gateway   user.id=alice  tenant.id=acme` and under it
+ * `└─ PlaceOrder   orders   user.id=alice  tenant.id=acme`.
+ * Other spans are skipped but their children kept.
  */
 export const tree = (spans: ReadonlyArray<SpanView>, traceId: string): ReadonlyArray<string> => {
   const inTrace = spans.filter((s) => s.traceId === traceId)
   const byId = new Map(inTrace.map((s) => [s.spanId, s]))
-  const isShown = (s: SpanView) => s.name.startsWith("RpcServer.")
+  const isShown = isServerSpan
   const shownParent = (s: SpanView): string | undefined => {
     let parent = s.parentSpanId === undefined ? undefined : byId.get(s.parentSpanId)
     for (let depth = 0; parent !== undefined && depth < 64; depth++) {
@@ -89,8 +94,13 @@ export const tree = (spans: ReadonlyArray<SpanView>, traceId: string): ReadonlyA
   const lines: Array<string> = []
   const walk = (parent: string | undefined, depth: number) => {
     for (const span of children.get(parent) ?? []) {
-      const procedure = span.name.slice("RpcServer.".length)
-      const head = depth === 0 ? `POST ${procedure}` : `${"  ".repeat(depth - 1)}  └─ ${procedure}`
+      const rest = span.name.startsWith("http.server")
+      const procedure = rest ?
+        `${String(span.attributes["http.request.method"])} ${String(span.attributes["url.path"])}` :
+        span.name.slice("RpcServer.".length)
+      const head = depth === 0 ?
+        (rest ? procedure : `POST ${procedure}`) :
+        `${"  ".repeat(depth - 1)}  └─ ${procedure}`
       const attributes = shown
         .filter((key) => span.attributes[key] !== undefined && span.attributes[key] !== "")
         .map((key) => `${label[key]}=${String(span.attributes[key])}`)

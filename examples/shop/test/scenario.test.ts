@@ -28,6 +28,17 @@ const serverParent = (report: Report, span: SpanView): SpanView | undefined => {
   return undefined
 }
 
+/** The gateway's REST span above `span`. */
+const gatewayParent = (report: Report, span: SpanView): SpanView | undefined => {
+  const byId = new Map(report.spans.map((s) => [s.spanId, s]))
+  let parent = span.parentSpanId === undefined ? undefined : byId.get(span.parentSpanId)
+  for (let i = 0; parent !== undefined && i < 64; i++) {
+    if (parent.name.startsWith("http.server") && parent.attributes[serviceAttribute] === "gateway") return parent
+    parent = parent.parentSpanId === undefined ? undefined : byId.get(parent.parentSpanId)
+  }
+  return undefined
+}
+
 describe("the shop scenario: identity, orders and inventory over HTTP on loopback", () => {
   it.live("every step decides as the story says, and the spans and audit files agree", () =>
     Effect.gen(function*() {
@@ -56,6 +67,31 @@ describe("the shop scenario: identity, orders and inventory over HTTP on loopbac
       }
       const [reserve] = serverSpans(report, step(1).traceId, "inventory")
       expect(serverParent(report, reserve!)?.attributes[serviceAttribute]).toBe("orders")
+      // The REST hop is above the RPC hops, and every hop agrees on the tenant.
+      expect(step(1).detail).toContain("gateway saw tenant=acme user=alice")
+      const [placeOrder] = serverSpans(report, step(1).traceId, "orders")
+      const gateway = gatewayParent(report, placeOrder!)
+      expect(gateway?.attributes).toMatchObject({
+        [serviceAttribute]: "gateway",
+        "url.path": "/api/orders",
+        "enduser.id": "alice",
+        "tenant.id": "acme",
+        "warden.decision": "allowed"
+      })
+      expect(report.audit.gateway).toContainEqual(
+        expect.objectContaining({ tenant: "acme", subject: "alice", procedure: "api.placeOrder", decision: "allowed" })
+      )
+
+      // The REST stock read: the gateway forwards to the inventory, which answers for alice's own tenant.
+      expect(report.restStock).toEqual({
+        status: 200,
+        body: {
+          gateway: { tenant: "acme", user: "alice" },
+          tenant: "acme",
+          sku: "anvil",
+          available: expect.any(Number)
+        }
+      })
 
       // 2. The leak attempt: refused at orders, audited under acme, globex's stock untouched.
       expect(step(2).reason).toBe("Forbidden (insufficient_scope, tenant_not_signed)")
