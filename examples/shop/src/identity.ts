@@ -395,16 +395,17 @@ const lifetimeOf = (form: URLSearchParams): Either.Either<number, OAuthError> =>
 
 // --- the server ----------------------------------------------------------------------------------------------------
 
-/** Starts the identity service on a free loopback port; it stops with the scope. */
 /** How the identity service publishes its keys. */
 export interface IdentityOptions {
   /** How long a new key is published before it signs. Default 2.5 seconds. */
   readonly publishAhead?: Duration.DurationInput
   /** The JWKS response's `max-age`, in seconds. Default 1. */
   readonly jwksMaxAge?: number
+  /** The loopback port. Default a free one. */
+  readonly port?: number
 }
 
-/** Starts an identity service on a free loopback port; it stops with the scope. */
+/** Starts an identity service on a loopback port (a free one by default); it stops with the scope. */
 export const makeIdentity = (options: IdentityOptions = {}): Effect.Effect<Identity, never, Scope.Scope> =>
   Effect.gen(function*() {
     // Request fibers run with this fiber's services (its Clock among them) and are interrupted when the scope closes,
@@ -423,7 +424,11 @@ export const makeIdentity = (options: IdentityOptions = {}): Effect.Effect<Ident
     server.requestTimeout = 10_000
     const port = yield* Effect.acquireRelease(
       Effect.async<number>((resume) => {
-        server.listen(0, "127.0.0.1", () => resume(Effect.succeed((server.address() as AddressInfo).port)))
+        server.listen(
+          options.port ?? 0,
+          "127.0.0.1",
+          () => resume(Effect.succeed((server.address() as AddressInfo).port))
+        )
       }),
       () =>
         Effect.async<void>((resume) => {

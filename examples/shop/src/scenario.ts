@@ -24,11 +24,11 @@ import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { mkdirSync, readFileSync, rmSync } from "node:fs"
 import { join } from "node:path"
-import { GatewayLive, PlacedOrder } from "./gateway.js"
+import { PlacedOrder } from "./gateway.js"
 import { clients, Identity, people, resources } from "./identity.js"
-import { Inventory, InventoryHandlers, Stock, stockOf } from "./inventory.js"
-import { Orders, OrdersHandlers } from "./orders.js"
-import { serve, serveRest } from "./services.js"
+import { Inventory, stockOf } from "./inventory.js"
+import { Orders } from "./orders.js"
+import { start } from "./shop.js"
 import * as Telemetry from "./telemetry.js"
 
 /** One step as printed: what was tried, what happened, and the reason Warden gave. */
@@ -135,27 +135,9 @@ export const scenario = (auditDir: string) =>
     const auditPath = (service: string) => join(auditDir, `${service}.audit.jsonl`)
     const exporter = yield* Effect.serviceOption(SpanMemory)
     const identity = yield* Identity
-    const stock = yield* Layer.build(Stock.Default)
-    const inventoryUrl = yield* serve({
-      name: "inventory",
-      group: Inventory,
-      handlers: InventoryHandlers.pipe(Layer.provide(Layer.succeedContext(stock))),
-      trust: { issuer: identity.issuer, jwksUrl: identity.jwksUrl, audience: resources.inventory },
-      auditPath: auditPath("inventory")
-    })
-    const ordersUrl = yield* serve({
-      name: "orders",
-      group: Orders,
-      handlers: OrdersHandlers(inventoryUrl),
-      trust: { issuer: identity.issuer, jwksUrl: identity.jwksUrl, audience: resources.orders },
-      auditPath: auditPath("orders")
-    })
-    const gatewayUrl = yield* serveRest({
-      name: "gateway",
-      api: GatewayLive({ orders: ordersUrl, inventory: inventoryUrl }),
-      trust: { issuer: identity.issuer, jwksUrl: identity.jwksUrl, audience: resources.gateway },
-      auditPath: auditPath("gateway")
-    })
+    const services = yield* start(identity, auditDir)
+    const { stock } = services
+    const { gateway: gatewayUrl, inventory: inventoryUrl, orders: ordersUrl } = services.urls
     // Plain HTTP to the REST edge, as curl would send it (with the step's trace context, so its trace is whole).
     const rest = yield* HttpClient.HttpClient.pipe(Effect.provide(FetchHttpClient.layer))
     const placeViaGateway = (token: string) =>

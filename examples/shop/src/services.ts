@@ -49,8 +49,8 @@ export const verification = (trust: Trust) =>
   )
 
 /**
- * Starts one RPC service on a free loopback port and returns its URL. The
- * server stops with the scope.
+ * Starts one RPC service on a loopback port (a free one by default) and
+ * returns its URL. The server stops with the scope.
  */
 export const serve = <Rpcs extends Rpc.Any>(options: {
   readonly name: string
@@ -58,6 +58,7 @@ export const serve = <Rpcs extends Rpc.Any>(options: {
   readonly handlers: Layer.Layer<Rpc.ToHandler<Rpcs>>
   readonly trust: Trust
   readonly auditPath: string
+  readonly port?: number
 }): Effect.Effect<string, unknown, Scope.Scope> =>
   Effect.gen(function*() {
     const server = HttpRouter.Default.serve().pipe(
@@ -69,7 +70,7 @@ export const serve = <Rpcs extends Rpc.Any>(options: {
       Layer.provide(AuditFile.layer(options.auditPath)),
       Layer.provide(NodeFileSystem.layer),
       Layer.provide(RpcSerialization.layerNdjson),
-      Layer.provideMerge(NodeHttpServer.layer(createServer, { host: "127.0.0.1", port: 0 }))
+      Layer.provideMerge(NodeHttpServer.layer(createServer, { host: "127.0.0.1", port: options.port ?? 0 }))
     )
     // The compiler cannot simplify the generic group's requirements; every one is provided above.
     const context = yield* Layer.build(server as unknown as Layer.Layer<HttpServer.HttpServer, unknown>)
@@ -79,7 +80,7 @@ export const serve = <Rpcs extends Rpc.Any>(options: {
   })
 
 /**
- * Starts the REST gateway on a free loopback port (or `port`) and returns its
+ * Starts the REST gateway on a loopback port (a free one by default) and returns its
  * URL: the HttpApi with Warden's protection, verifying tokens for `trust`'s
  * audience, auditing to its own file. The server stops with the scope.
  */

@@ -1,0 +1,55 @@
+/**
+ * The shop's four services on loopback, wired as the story needs them: the
+ * inventory and orders over Effect RPC, the REST gateway in front of them,
+ * each trusting the identity service's tokens for its own audience and
+ * auditing to its own file. Used by the scenario (free ports) and by
+ * `npm run serve` (fixed ports, for curl).
+ */
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import { join } from "node:path"
+import { GatewayLive } from "./gateway.js"
+import type { Identity } from "./identity.js"
+import { resources } from "./identity.js"
+import { Inventory, InventoryHandlers, Stock } from "./inventory.js"
+import { Orders, OrdersHandlers } from "./orders.js"
+import { serve, serveRest } from "./services.js"
+
+/** Ports for the three services; each defaults to a free one. */
+export interface Ports {
+  readonly gateway?: number
+  readonly orders?: number
+  readonly inventory?: number
+}
+
+/** Starts the inventory, orders and the gateway; returns their URLs and the stock they share. */
+export const start = (identity: Identity, auditDir: string, ports: Ports = {}) =>
+  Effect.gen(function*() {
+    const auditPath = (service: string) => join(auditDir, `${service}.audit.jsonl`)
+    const trust = (audience: string) => ({ issuer: identity.issuer, jwksUrl: identity.jwksUrl, audience })
+    const stock = yield* Layer.build(Stock.Default)
+    const inventory = yield* serve({
+      name: "inventory",
+      group: Inventory,
+      handlers: InventoryHandlers.pipe(Layer.provide(Layer.succeedContext(stock))),
+      trust: trust(resources.inventory),
+      auditPath: auditPath("inventory"),
+      ...(ports.inventory === undefined ? {} : { port: ports.inventory })
+    })
+    const orders = yield* serve({
+      name: "orders",
+      group: Orders,
+      handlers: OrdersHandlers(inventory),
+      trust: trust(resources.orders),
+      auditPath: auditPath("orders"),
+      ...(ports.orders === undefined ? {} : { port: ports.orders })
+    })
+    const gateway = yield* serveRest({
+      name: "gateway",
+      api: GatewayLive({ orders, inventory }),
+      trust: trust(resources.gateway),
+      auditPath: auditPath("gateway"),
+      ...(ports.gateway === undefined ? {} : { port: ports.gateway })
+    })
+    return { urls: { gateway, orders, inventory }, stock }
+  })
