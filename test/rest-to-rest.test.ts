@@ -16,9 +16,11 @@ import * as HttpServer from "@effect/platform/HttpServer"
 import { describe, expect, it } from "@effect/vitest"
 import { AuditLog, CurrentTenant, CurrentUser, Policy } from "@warden/core"
 import { Outbound, Protected } from "@warden/http"
+import { TokenSource } from "@warden/oauth"
 import { TestIdentityProvider } from "@warden/testing"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import { createServer } from "node:http"
 
@@ -32,7 +34,7 @@ const InventoryApi = HttpApi.make("inventory").add(
   )
 )
 
-const Via = Schema.Literal("forward", "anonymous")
+const Via = Schema.Literal("forward", "service", "anonymous")
 const GatewayApi = HttpApi.make("gateway").add(
   Protected.group(
     HttpApiGroup.make("orders").add(
@@ -50,6 +52,14 @@ const baseUrl = HttpServer.addressFormattedWith((address) => Effect.succeed(addr
 
 const setup = Effect.gen(function*() {
   const provider = yield* TestIdentityProvider.TestIdentityProvider
+  // The gateway's own token: a service acting for acme and initech, not globex.
+  const serviceToken = yield* provider.sign({
+    sub: "gateway",
+    client_id: "gateway",
+    tid: "acme",
+    tenants: ["initech"],
+    scope: "stock.read"
+  })
   const trust = Layer.mergeAll(TestIdentityProvider.layerAuthenticator(), AuditLog.layerMemory)
   const inventory = yield* Layer.build(
     HttpApiBuilder.serve().pipe(
@@ -68,11 +78,22 @@ const setup = Effect.gen(function*() {
     Effect.gen(function*() {
       const forwarding = yield* Outbound.client("inventory", Outbound.forward())
       const anonymous = yield* Outbound.client("inventory", Outbound.anonymous)
+      const service = yield* Outbound.client(
+        "inventory",
+        Outbound.service(
+          TokenSource.fixed("gateway", { value: Redacted.make(serviceToken), expiresAt: 1e15, scope: undefined })
+        )
+      )
+      const clients = { forward: forwarding, service, anonymous }
       return handlers.handle("place", ({ path }) =>
         Effect.all({
           gateway: seen,
-          inventory: (path.via === "forward" ? forwarding : anonymous).get(inventoryUrl).pipe(
-            Effect.flatMap(HttpClientResponse.schemaBodyJson(Seen))
+          inventory: clients[path.via].get(inventoryUrl).pipe(
+            Effect.flatMap((response): Effect.Effect<typeof Seen.Type, unknown> =>
+              response.status === 200 ?
+                HttpClientResponse.schemaBodyJson(Seen)(response) :
+                Effect.flatMap(response.text, (text) => Effect.fail(`inventory answered ${response.status}: ${text}`))
+            )
           )
         }).pipe(Effect.catchAll((error) => Effect.fail(String(error)))))
     })).pipe(Layer.provide(NodeHttpClient.layerUndici))
@@ -109,6 +130,25 @@ describe("REST gateway to REST service, over HTTP", () => {
         status: 200,
         body: { gateway: { subject: "dave", tenant: "initech" }, inventory: { subject: "dave", tenant: "initech" } }
       })
+    }))
+
+  it.scoped("a service-token client sends the service's token, acting for the request's tenant only if it signs it", () =>
+    Effect.gen(function*() {
+      const { place, provider } = yield* setup
+      const token = yield* provider.sign({
+        sub: "dave",
+        tid: "acme",
+        tenants: ["initech", "globex"],
+        scope: "orders.write"
+      })
+      const signed = yield* place("service", { authorization: `Bearer ${token}`, "x-tenant": "initech" })
+      expect(signed).toEqual({
+        status: 200,
+        body: { gateway: { subject: "dave", tenant: "initech" }, inventory: { subject: "gateway", tenant: "initech" } }
+      })
+      const unsigned = yield* place("service", { authorization: `Bearer ${token}`, "x-tenant": "globex" })
+      expect(unsigned.status).toBe(502)
+      expect(String(unsigned.body)).toContain("tenant_not_signed")
     }))
 
   it.scoped("a client that would send no token inside an authenticated request fails before sending", () =>
