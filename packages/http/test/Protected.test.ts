@@ -258,6 +258,15 @@ describe("the OpenAPI document", () => {
     const stock = doc.paths["/api/stock/{sku}"]!["get"]!
     expect(stock.security).toEqual([{ bearer: [] }])
     expect(Object.keys(stock.responses).sort()).toEqual(expect.arrayContaining(["200", "400", "401", "403", "503"]))
+    const schemaOf = (status: string) => JSON.stringify(stock.responses[status])
+    expect(schemaOf("400")).toContain("#/components/schemas/WardenInvalidRequest")
+    expect(schemaOf("401")).toContain("#/components/schemas/WardenUnauthenticated")
+    expect(schemaOf("403")).toContain("#/components/schemas/WardenForbidden")
+    expect(schemaOf("503")).toContain("#/components/schemas/WardenUnavailable")
+    const schemas = (doc as unknown as { components: { schemas: Record<string, unknown> } }).components.schemas
+    // The bodies are the refusals' own fields, with the closed reasons.
+    expect(JSON.stringify(schemas["WardenUnauthenticated"])).toContain("missing_credentials")
+    expect(JSON.stringify(schemas["WardenForbidden"])).toContain("insufficient_scope")
     const health = doc.paths["/health"]!["get"]!
     expect(health.security ?? []).toEqual([])
     expect(Object.keys(health.responses)).not.toContain("401")
