@@ -153,6 +153,9 @@ export const metrics = { verifications, cacheLookups } as const
 
 const cacheLookupsBy = Metrics.taggedBy(cacheLookups, "result")
 const verificationsBy = Metrics.taggedBy(verifications, "outcome")
+const cacheHits = cacheLookupsBy("hit")
+const cacheMisses = cacheLookupsBy("miss")
+const verifiedOk = verificationsBy("ok")
 
 const claimsRefusal = (description: string) => Unauthenticated.of("claims", description)
 
@@ -276,8 +279,25 @@ export const make = (
     const typeRefused = Unauthenticated.of("type", `the token's type must be '${type}'`)
     const audience: ReadonlyArray<string> = typeof options.audience === "string" ? [options.audience] : options.audience
     const cache = (options.cacheSize ?? 10_000) > 0 ? new Lru<string, Cached>(options.cacheSize ?? 10_000) : undefined
+    /**
+     * The tokens served from the cache lately (at most 1,024), by their exact text, beside the digest-keyed cache:
+     * a caller that sends the same token again is answered after one lookup, without a digest. Emptied when full.
+     */
+    const recentTokens = new Map<string, { readonly token: string; readonly entry: Cached }>()
+    // By the token's last 32 characters (its signature's end): a lookup hashes those, and an entry serves only the
+    // exact token it was made for.
+    const fingerprint = (token: string) => token.slice(-32)
+    const remember = (token: string, entry: Cached) => {
+      if (recentTokens.size >= 1024) recentTokens.clear()
+      recentTokens.set(fingerprint(token), { token, entry })
+    }
     // Entries of removed keys could never be served again (`isCurrent`): forgetting them frees their room at once.
-    if (cache !== undefined) keys.onRemoved((ids) => cache.deleteWhere((entry) => ids.includes(entry.found.id)))
+    if (cache !== undefined) {
+      keys.onRemoved((ids) => {
+        cache.deleteWhere((entry) => ids.includes(entry.found.id))
+        recentTokens.clear()
+      })
+    }
     const hmacKey: KeyStore.FoundKey | undefined = secret === undefined ?
       undefined :
       { id: "#hmac", key: secret, keyObject: crypto.createSecretKey(secret) }
@@ -428,13 +448,13 @@ export const make = (
       digest: string | undefined,
       entry: Cached | undefined
     ): Principal | Unauthenticated => {
-      if (cache !== undefined) cacheLookupsBy("miss").unsafeUpdate(1, [])
+      if (cache !== undefined) cacheMisses.unsafeUpdate(1, [])
       if (answer instanceof Unauthenticated) {
         verificationsBy(answer.reason).unsafeUpdate(1, [])
         return answer
       }
       if (digest !== undefined && entry !== undefined) cache!.set(digest, entry)
-      verificationsBy("ok").unsafeUpdate(1, [])
+      verifiedOk.unsafeUpdate(1, [])
       return answer
     }
 
@@ -442,11 +462,24 @@ export const make = (
     const attempt = (token: string, nowMs: number): Principal | Unauthenticated | Pending => {
       let digest: string | undefined
       if (cache !== undefined) {
+        // The tokens seen lately, by their exact text: a hit costs one lookup, no digest.
+        const seen = recentTokens.get(fingerprint(token))
+        if (seen !== undefined && seen.token === token) {
+          const recent = seen.entry
+          if (nowMs < recent.acceptedUntilMs && (recent.found === hmacKey || keys.isCurrent(recent.found))) {
+            const answer = revokedNow(recent.principal, nowMs)
+            return answer === undefined ?
+              new WaitingForRevocation(recent.principal, undefined, undefined) :
+              finishHit(answer)
+          }
+          recentTokens.delete(fingerprint(token))
+        }
         // Keyed by digest: an entry holds 44 characters of key instead of the whole token.
         digest = crypto.hash("sha256", token, "base64")
         const hit = cache.get(digest)
         if (hit !== undefined) {
           if (nowMs < hit.acceptedUntilMs && (hit.found === hmacKey || keys.isCurrent(hit.found))) {
+            remember(token, hit)
             const answer = revokedNow(hit.principal, nowMs)
             return answer === undefined ? new WaitingForRevocation(hit.principal, undefined, digest) : finishHit(answer)
           }
@@ -462,8 +495,8 @@ export const make = (
     }
 
     const finishHit = (answer: Principal | Unauthenticated): Principal | Unauthenticated => {
-      if (cache !== undefined) cacheLookupsBy("hit").unsafeUpdate(1, [])
-      verificationsBy(answer instanceof Unauthenticated ? answer.reason : "ok").unsafeUpdate(1, [])
+      if (cache !== undefined) cacheHits.unsafeUpdate(1, [])
+      ;(answer instanceof Unauthenticated ? verificationsBy(answer.reason) : verifiedOk).unsafeUpdate(1, [])
       return answer
     }
 

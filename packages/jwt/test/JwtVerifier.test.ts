@@ -177,6 +177,24 @@ describe("the verified-token cache", () => {
       expect(yield* verifier.cached).toBe(3)
     }))
 
+  it.scoped("serves a cached token only for its exact text: one that shares its signature's end is verified itself", () =>
+    Effect.gen(function*() {
+      const { sign, verifier } = yield* setup()
+      const good = yield* sign()
+      // Twice: the second answer comes from the cache, and puts the token among the recent ones.
+      for (let i = 0; i < 3; i++) expect((yield* verifier.verify(good)).subject).toBe("alice")
+      const [header, claims, signature] = good.split(".") as [string, string, string]
+      const mallory = Buffer.from(
+        JSON.stringify({ ...JSON.parse(Buffer.from(claims, "base64url").toString("utf8")), sub: "mallory" })
+      ).toString("base64url")
+      for (const forged of [`${header}.${mallory}.${signature}`, `${header}.${claims}X.${signature}`]) {
+        expect(forged.slice(-32)).toBe(good.slice(-32))
+        const exit = yield* Effect.exit(verifier.verify(forged))
+        expect(["signature", "malformed"]).toContain(reasonOf(exit))
+      }
+      expect((yield* verifier.verify(good)).subject).toBe("alice")
+    }))
+
   it.scoped("holds a token no longer than its exp", () =>
     Effect.gen(function*() {
       const { sign, verifier } = yield* setup({ clockSkew: "0 seconds" })

@@ -105,4 +105,17 @@ describe("the LRU", () => {
     lru.deleteWhere((v) => v === 3)
     expect(lru.size).toBe(1)
   })
+
+  it("never holds more than its capacity, and keeps what is read once it is half full", () => {
+    const lru = new Lru<number, number>(8)
+    for (let i = 0; i < 100; i++) {
+      lru.set(i, i)
+      // Entry 0 is read after every insertion: from half full on, that keeps it.
+      if (i >= 4) expect(lru.get(0)).toBe(0)
+      expect(lru.size).toBeLessThanOrEqual(8)
+    }
+    expect(lru.get(0)).toBe(0)
+    expect(lru.get(1)).toBeUndefined()
+    expect([...Array.from({ length: 100 }, (_, i) => lru.get(i))].filter((v) => v !== undefined)).toHaveLength(8)
+  })
 })

@@ -17,6 +17,17 @@ describe("bearer parsing (RFC 6750 §2.1)", () => {
     expect(reasonOf({ authorization: "BEARER x" })).toEqual(["ok", "x"])
   })
 
+  it("a header parsed before is answered again for its exact value only, never for one that shares its end", () => {
+    const token = `eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhIn0.${"s".repeat(86)}`
+    expect(reasonOf({ authorization: `Bearer ${token}` })).toEqual(["ok", token])
+    expect(reasonOf({ authorization: `Bearer ${token}` })).toEqual(["ok", token])
+    // The same last 32 characters, each refused or read as itself.
+    expect(reasonOf({ authorization: `Basic ${token}` })).toEqual(["malformed_header", "invalid_request"])
+    expect(reasonOf({ authorization: `Bearer ${token} ${token}` })).toEqual(["malformed_header", "invalid_request"])
+    expect(reasonOf({ authorization: `Bearer x${token}` })).toEqual(["ok", `x${token}`])
+    expect(reasonOf({ authorization: `Bearer ${token}` })).toEqual(["ok", token])
+  })
+
   it("no header is missing_credentials with no error code", () => {
     expect(reasonOf({})).toEqual(["missing_credentials", null])
   })

@@ -20,6 +20,7 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import type * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
@@ -111,24 +112,26 @@ const expiredMidStream = Unauthenticated.of("expired", "the token expired during
 
 type WrapOptions = Parameters<RpcMiddleware.RpcMiddlewareWrap<never, never>>[0]
 
-/** Runs the procedure with every service the request passed with, in one provision. */
+/**
+ * Runs the procedure with every service the request passed with, in one
+ * provision on `fiber`, the request's fiber, which runs this.
+ */
 const proceed = (
   plan: Plan,
   next: Effect.Effect<RpcMiddleware.SuccessValue>,
-  passed: Guard.Passed
+  passed: Guard.Passed,
+  fiber: Fiber.RuntimeFiber<unknown, unknown>
 ): Effect.Effect<RpcMiddleware.SuccessValue, Unauthenticated> => {
-  const caller = Caller.fromPassed(passed)
-  const tenant = passed.grants !== undefined && Either.isRight(passed.tenant) ? passed.tenant.right : undefined
   // One provision for every service: the request's fiber gets a context holding them, set once. The RPC server runs
   // each request in a fiber of its own, and what runs in it after the procedure is the server writing the response,
   // so the context is not put back: `Effect.provide` would copy the fiber's refs four times and mask interruption
   // around the procedure to do so, for nothing this request could observe.
-  const provided = Effect.withFiberRuntime<RpcMiddleware.SuccessValue, never>((fiber) => {
-    const services = new Map(fiber.getFiberRef(FiberRef.currentContext).unsafeMap)
-    services.set(CurrentUser.key, passed.principal).set(Caller.CallerCredentials.key, caller)
-    if (tenant !== undefined) services.set(CurrentTenant.key, tenant).set(CurrentScopes.key, passed.grants)
-    return Effect.zipRight(FiberRef.set(FiberRef.currentContext, Context.unsafeMake(services)), next)
-  })
+  const services = new Map(fiber.getFiberRef(FiberRef.currentContext).unsafeMap)
+  services.set(CurrentUser.key, passed.principal).set(Caller.CallerCredentials.key, Caller.fromPassed(passed))
+  if (passed.grants !== undefined && Either.isRight(passed.tenant)) {
+    services.set(CurrentTenant.key, passed.tenant.right).set(CurrentScopes.key, passed.grants)
+  }
+  const provided = Effect.zipRight(FiberRef.set(FiberRef.currentContext, Context.unsafeMake(services)), next)
   const expiresAt = passed.principal.expiresAt
   if (!plan.guardsStream || expiresAt === null) return provided
   return Effect.flatMap(Effect.clockWith((clock) => clock.currentTimeMillis), (now) =>
@@ -161,8 +164,10 @@ export const middleware = <Service>(key: string): Effect.Effect<Service, never, 
           operation: plan.operation
         }, fiber)
         if (Guard.isRefusal(answer)) return Effect.fail(answer)
-        if (Effect.isEffect(answer)) return Effect.flatMap(answer, (passed) => proceed(plan, options.next, passed))
-        return proceed(plan, options.next, answer)
+        if (Effect.isEffect(answer)) {
+          return Effect.flatMap(answer, (passed) => proceed(plan, options.next, passed, fiber))
+        }
+        return proceed(plan, options.next, answer, fiber)
       }) as unknown as Effect.Effect<RpcMiddleware.SuccessValue, never>
     }
   ) as unknown as Effect.Effect<Service, never, Guard.Guard>
