@@ -41,8 +41,10 @@ export const UnauthenticatedReason = Schema.Literal(
   "claims",
   "lifetime",
   "revoked",
-  /** An opaque token the authorization server does not know, or reports inactive. */
+  /** An opaque token the authorization server does not know, or reports inactive; an unknown or revoked API key. */
   "inactive",
+  /** Credentials of a kind this service does not accept (an API key where only tokens are, say). */
+  "unsupported_credential",
   /** The verifying service could not reach what it needs to decide (fails closed). */
   "unavailable"
 )

@@ -16,8 +16,29 @@ export interface Bearer {
   readonly token: Redacted.Redacted<string>
 }
 
+/**
+ * An API key (`ApiKey`), held `Redacted`: sent in a header of its own
+ * (`x-api-key` by default) or as the `ApiKey` authorization scheme.
+ *
+ * @since 0.2.0
+ */
+export interface ApiKey {
+  readonly _tag: "ApiKey"
+  readonly key: Redacted.Redacted<string>
+}
+
 /** Every kind of credential Warden authenticates. */
-export type Credential = Bearer
+export type Credential = Bearer | ApiKey
+
+/**
+ * An API key credential.
+ *
+ * @since 0.2.0
+ */
+export const apiKey = (key: Redacted.Redacted<string> | string): ApiKey => ({
+  _tag: "ApiKey",
+  key: typeof key === "string" ? Redacted.make(key) : key
+})
 
 /**
  * A bearer token read off a request. The token is a private field: nothing
@@ -53,12 +74,25 @@ export const bearer = (token: Redacted.Redacted<string> | string): Bearer =>
   new BearerToken(typeof token === "string" ? token : Redacted.value(token))
 
 /**
- * The token of a bearer credential, for an authenticator that compares or
- * verifies it. Never log it.
+ * The secret of a credential (a bearer token, an API key), for an
+ * authenticator that compares or verifies it. Never log it.
  *
  * @since 0.2.0
  */
-export const secretOf = (credential: Bearer): string => BearerToken.secretOf(credential)
+export const secretOf = (credential: Credential): string =>
+  credential._tag === "Bearer" ? BearerToken.secretOf(credential) : Redacted.value(credential.key)
+
+/**
+ * The refusal of an authenticator for credentials of a kind it does not
+ * accept.
+ *
+ * @since 0.2.0
+ */
+export const unsupported = (credential: Credential): Unauthenticated =>
+  Unauthenticated.of(
+    "unsupported_credential",
+    credential._tag === "ApiKey" ? "API keys are not accepted here" : "bearer tokens are not accepted here"
+  )
 
 /** Longest authorization header accepted; longer is refused before any parsing. */
 export const maxAuthorizationLength = 16 * 1024

@@ -4,6 +4,7 @@
  *
  * @since 0.1.0
  */
+export * as ApiKey from "./ApiKey.js"
 export * as AuditLog from "./AuditLog.js"
 export * as Authenticator from "./Authenticator.js"
 export * as AuthError from "./AuthError.js"

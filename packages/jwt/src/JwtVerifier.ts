@@ -619,8 +619,14 @@ export const layerConfig = (
 export const layerAuthenticator: Layer.Layer<Authenticator.Authenticator, never, JwtVerifier> = Layer.effect(
   Authenticator.Authenticator,
   Effect.map(JwtVerifier, (verifier) => ({
-    authenticate: (credential) => verifier.verify(Credential.secretOf(credential)),
-    authenticateNow: (credential, nowMillis) => verifier.verifyNow(Credential.secretOf(credential), nowMillis)
+    authenticate: (credential) =>
+      credential._tag === "Bearer" ?
+        verifier.verify(Credential.secretOf(credential)) :
+        Effect.fail(Credential.unsupported(credential)),
+    authenticateNow: (credential, nowMillis) =>
+      credential._tag === "Bearer" ?
+        verifier.verifyNow(Credential.secretOf(credential), nowMillis) :
+        Credential.unsupported(credential)
   }))
 )
 

@@ -16,6 +16,7 @@ import type * as HttpClient from "@effect/platform/HttpClient"
 import * as Authenticator from "@warden/core/Authenticator"
 import { Unauthenticated } from "@warden/core/AuthError"
 import * as Claims from "@warden/core/Claims"
+import * as Credential from "@warden/core/Credential"
 import * as Metrics from "@warden/core/Metrics"
 import type { Principal } from "@warden/core/Principal"
 import * as SingleFlight from "@warden/core/SingleFlight"
@@ -181,7 +182,12 @@ export const make = (
         Effect.withSpan("warden.oauth.introspect", { captureStackTrace: false })
       )
 
-    return { authenticate: (credentials) => authenticate(Redacted.value(credentials.token)) }
+    return {
+      authenticate: (credentials) =>
+        credentials._tag === "Bearer" ?
+          authenticate(Redacted.value(credentials.token)) :
+          Effect.fail(Credential.unsupported(credentials))
+    }
   })
 
 /** The introspecting `Authenticator` as a layer. */

@@ -120,6 +120,9 @@ export type Headers = Readonly<Record<string, string>>
 
 const bearer = (token: Redacted.Redacted<string>): Headers => ({ authorization: `Bearer ${Redacted.value(token)}` })
 
+/** The header that carries an API key. */
+export const apiKeyHeader = "x-api-key"
+
 /** The header that carries the tenant a call acts for. */
 export const tenantHeader = "x-tenant"
 
@@ -186,7 +189,9 @@ export const headersFor = (
         const { credentials: forwarded, expiresAt } = caller.value
         return Effect.zipRight(
           checkMargin(expiresAt, credentials.margin, "the caller's token"),
-          withTenant(bearer(forwarded.token))
+          withTenant(
+            forwarded._tag === "Bearer" ? bearer(forwarded.token) : { [apiKeyHeader]: Redacted.value(forwarded.key) }
+          )
         )
       }
     }

@@ -2,12 +2,11 @@ import { describe, expect, it } from "@effect/vitest"
 import { Credential } from "@warden/core"
 import * as Either from "effect/Either"
 import * as FastCheck from "effect/FastCheck"
-import * as Redacted from "effect/Redacted"
 import * as Bearer from "../src/internal/bearer.js"
 
 const reasonOf = (headers: Record<string, string>) => {
   const result = Bearer.fromHeaders(headers)
-  return Either.isLeft(result) ? [result.left.reason, result.left.code] : ["ok", Redacted.value(result.right.token)]
+  return Either.isLeft(result) ? [result.left.reason, result.left.code] : ["ok", Credential.secretOf(result.right)]
 }
 
 describe("bearer parsing (RFC 6750 §2.1)", () => {
@@ -59,7 +58,7 @@ describe("bearer parsing (RFC 6750 §2.1)", () => {
   it("per-RPC and transport headers: equal is fine, different is conflicting_credentials", () => {
     const read = (headers: Record<string, string>, transport: string) => {
       const result = Bearer.fromHeaders(headers, transport)
-      return Either.isLeft(result) ? result.left.reason : Redacted.value(result.right.token)
+      return Either.isLeft(result) ? result.left.reason : Credential.secretOf(result.right)
     }
     // The merged headers hold the transport's value when no per-RPC header replaced it.
     expect(read({ authorization: "Bearer a" }, "Bearer a")).toBe("a")
