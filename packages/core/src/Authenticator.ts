@@ -13,9 +13,10 @@ import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
 import { Unauthenticated } from "./AuthError.js"
 import type { Credential } from "./Credential.js"
-import { secretOf } from "./Credential.js"
+import { secretOf, unsupported } from "./Credential.js"
 import type { Principal } from "./Principal.js"
 
 /** Authenticates credentials. */
@@ -58,3 +59,42 @@ export const layerTest = (
     authenticateNow
   })
 }
+
+/**
+ * One authenticator per kind of credential, as the service accepts them:
+ * each credential goes to the authenticator of its kind, and a kind with
+ * none is refused (`unsupported_credential`).
+ *
+ * @since 0.2.0
+ * @example
+ * ```ts
+ * const Accepted = Authenticator.layerByKind({
+ *   Bearer: JwtVerifier.layerAuthenticator.pipe(Layer.provide(verifier)),
+ *   ApiKey: ApiKey.layerAuthenticator.pipe(Layer.provide(ApiKey.layerMemory))
+ * })
+ * ```
+ */
+export const layerByKind = <E1 = never, R1 = never, E2 = never, R2 = never>(kinds: {
+  readonly Bearer?: Layer.Layer<Authenticator, E1, R1>
+  readonly ApiKey?: Layer.Layer<Authenticator, E2, R2>
+}): Layer.Layer<Authenticator, E1 | E2, Exclude<R1 | R2, Scope.Scope>> =>
+  Layer.scoped(
+    Authenticator,
+    Effect.gen(function*() {
+      const byKind = new Map<Credential["_tag"], Context.Tag.Service<Authenticator>>()
+      for (const kind of ["Bearer", "ApiKey"] as const) {
+        const layer = kinds[kind] as Layer.Layer<Authenticator, E1 | E2, R1 | R2> | undefined
+        if (layer !== undefined) byKind.set(kind, Context.get(yield* Layer.build(layer), Authenticator))
+      }
+      return {
+        authenticate: (credential) => {
+          const one = byKind.get(credential._tag)
+          return one === undefined ? Effect.fail(unsupported(credential)) : one.authenticate(credential)
+        },
+        authenticateNow: (credential, now) => {
+          const one = byKind.get(credential._tag)
+          return one === undefined ? unsupported(credential) : one.authenticateNow?.(credential, now)
+        }
+      }
+    })
+  ) as Layer.Layer<Authenticator, E1 | E2, Exclude<R1 | R2, Scope.Scope>>

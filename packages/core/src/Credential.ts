@@ -127,7 +127,7 @@ export const fromAuthorization = (value: string): Either.Either<Bearer, Unauthen
   }
   if (!bearerPattern.test(value)) {
     if (!/^[Bb][Ee][Aa][Rr][Ee][Rr](\s|$)/.test(value)) {
-      return malformed("the authorization header must use the Bearer scheme")
+      return malformed("the authorization header must use the Bearer scheme (or ApiKey, where API keys are accepted)")
     }
     return value.includes(",") ?
       malformed("the authorization header must carry exactly one bearer token") :
@@ -141,6 +141,52 @@ export const fromAuthorization = (value: string): Either.Either<Bearer, Unauthen
   if (recentHeaders.size >= maxRecentHeaders) recentHeaders.clear()
   recentHeaders.set(fingerprint(value), { value, parsed })
   return parsed
+}
+
+/** The header an API key is sent in by default. */
+export const apiKeyHeader = "x-api-key"
+
+// An API key's text: printable, no spaces, no commas, at most 256 characters.
+const apiKeyPattern = /^[A-Za-z0-9\-._~+/=]{1,256}$/
+const apiKeySchemePattern = /^[Aa][Pp][Ii][Kk][Ee][Yy] +([A-Za-z0-9\-._~+/=]{1,256})$/
+
+/**
+ * Parses an API key header value strictly: one key of up to 256 characters
+ * (letters, digits, `-._~+/=`), nothing else; anything else is
+ * `invalid_request` (`malformed_header`). The value never appears in an error.
+ *
+ * @since 0.2.0
+ */
+export const fromApiKey = (value: string): Either.Either<ApiKey, Unauthenticated> =>
+  apiKeyPattern.test(value) ?
+    Either.right(apiKey(value)) :
+    malformed(`the ${apiKeyHeader} header must be one API key of at most 256 characters`)
+
+/**
+ * The credentials of a request from its `authorization` and API key header
+ * values (either may be absent): both present is `conflicting_credentials`,
+ * neither is `missing_credentials`. `authorization` takes the `Bearer`
+ * scheme (RFC 6750) or the `ApiKey` scheme.
+ *
+ * @since 0.2.0
+ */
+export const fromHeaderValues = (
+  authorization: string | undefined,
+  key: string | undefined
+): Either.Either<Credential, Unauthenticated> => {
+  if (authorization !== undefined && key !== undefined) {
+    return Either.left(
+      Unauthenticated.of(
+        "conflicting_credentials",
+        `the request carries both an authorization header and an ${apiKeyHeader} header; send one`
+      )
+    )
+  }
+  if (key !== undefined) return fromApiKey(key)
+  if (authorization === undefined) return Either.left(missing)
+  const scheme = apiKeySchemePattern.exec(authorization)
+  if (scheme !== null) return Either.right(apiKey(scheme[1]!))
+  return fromAuthorization(authorization)
 }
 
 /** The refusal for a request that carries no credentials: no RFC 6750 error code. */

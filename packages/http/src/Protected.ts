@@ -185,32 +185,39 @@ const unknownRoute: Guard.Operation = { name: "(unknown route)", resolve: true, 
 
 const conflicting = Unauthenticated.of(
   "conflicting_credentials",
-  "the request carries more than one authorization header; send one"
+  "the request carries more than one authorization or x-api-key header; send one"
 )
 
-/** How many `authorization` headers the request carried, where the platform tells (Node's raw headers). */
-const authorizationCount = (request: HttpServerRequest.HttpServerRequest): number | undefined => {
+/** How many times each credential header came, where the platform tells (Node's raw headers). */
+const credentialHeaderCounts = (
+  request: HttpServerRequest.HttpServerRequest
+): { readonly authorization: number; readonly apiKey: number } | undefined => {
   const raw = (request.source as { readonly rawHeaders?: unknown } | null | undefined)?.rawHeaders
   if (!Array.isArray(raw)) return undefined
-  let count = 0
+  let authorization = 0
+  let apiKey = 0
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]
-    if (typeof name === "string" && name.length === 13 && name.toLowerCase() === "authorization") count++
+    if (typeof name !== "string") continue
+    if (name.length === 13 && name.toLowerCase() === "authorization") authorization++
+    else if (name.length === Credential.apiKeyHeader.length && name.toLowerCase() === Credential.apiKeyHeader) apiKey++
   }
-  return count
+  return { authorization, apiKey }
 }
 
 /**
- * The request's credentials, read strictly from its own headers: Node keeps
- * only the first of two `authorization` headers, so a second one is looked
- * for in the raw headers and refused (`conflicting_credentials`).
+ * The request's credentials, read strictly from its own headers: a bearer
+ * token or an API key in `authorization`, or an API key in `x-api-key`.
+ * Node keeps only the first of two `authorization` headers (and joins two
+ * `x-api-key` headers), so the raw headers are counted and a second one is
+ * refused (`conflicting_credentials`), as are both kinds at once.
  */
 export const credentialOf = (
   request: HttpServerRequest.HttpServerRequest
 ): Either.Either<Credential.Credential, Unauthenticated> => {
-  if ((authorizationCount(request) ?? 0) > 1) return Either.left(conflicting)
-  const value = request.headers["authorization"]
-  return value === undefined ? Either.left(Credential.missing) : Credential.fromAuthorization(value)
+  const counts = credentialHeaderCounts(request)
+  if (counts !== undefined && (counts.authorization > 1 || counts.apiKey > 1)) return Either.left(conflicting)
+  return Credential.fromHeaderValues(request.headers["authorization"], request.headers[Credential.apiKeyHeader])
 }
 
 /**

@@ -47,6 +47,7 @@ export class MissingCredentials extends Schema.TaggedError<MissingCredentials>("
 export type Credentials =
   | { readonly _tag: "Forward"; readonly margin: Duration.Duration }
   | { readonly _tag: "Service"; readonly source: TokenSource }
+  | { readonly _tag: "ApiKey"; readonly key: Redacted.Redacted<string> }
   | {
     readonly _tag: "Token"
     readonly token: Redacted.Redacted<string>
@@ -106,6 +107,16 @@ export const token = (
   }
 }
 
+/**
+ * Send the service's API key, in `x-api-key`.
+ *
+ * @since 0.2.0
+ */
+export const apiKey = (key: Redacted.Redacted<string> | string): Credentials => ({
+  _tag: "ApiKey",
+  key: typeof key === "string" ? Redacted.make(key) : key
+})
+
 /** Send no token (for public procedures), and refuse to do so inside an authenticated request. */
 export const anonymous: Credentials = { _tag: "Anonymous" }
 
@@ -162,6 +173,8 @@ export const headersFor = (
     switch (credentials._tag) {
       case "Service":
         return Effect.flatMap(credentials.source.token, (token) => withTenant(bearer(token.value)))
+      case "ApiKey":
+        return withTenant({ [apiKeyHeader]: Redacted.value(credentials.key) })
       case "Token":
         return Effect.zipRight(
           checkMargin(credentials.expiresAt, credentials.margin, "the token"),

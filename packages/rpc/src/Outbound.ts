@@ -60,6 +60,8 @@ export const forward = Outgoing.forward
 export const service = Outgoing.service
 /** Send a token the caller holds. */
 export const token = Outgoing.token
+/** Send the service's API key. */
+export const apiKey = Outgoing.apiKey
 /** Send no token, and refuse to do so inside an authenticated request. */
 export const anonymous = Outgoing.anonymous
 /** The headers a call of `client` carries under `credentials`, or why it cannot be sent. */

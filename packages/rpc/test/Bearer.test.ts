@@ -57,7 +57,7 @@ describe("bearer parsing (RFC 6750 §2.1)", () => {
 
   it("per-RPC and transport headers: equal is fine, different is conflicting_credentials", () => {
     const read = (headers: Record<string, string>, transport: string) => {
-      const result = Bearer.fromHeaders(headers, transport)
+      const result = Bearer.fromHeaders(headers, { authorization: transport, apiKey: undefined })
       return Either.isLeft(result) ? result.left.reason : Credential.secretOf(result.right)
     }
     // The merged headers hold the transport's value when no per-RPC header replaced it.
@@ -65,6 +65,23 @@ describe("bearer parsing (RFC 6750 §2.1)", () => {
     expect(read({ authorization: "Bearer b" }, "Bearer a")).toBe("conflicting_credentials")
     // A merged set without the transport's header (a per-RPC header removed it?) conflicts too.
     expect(read({}, "Bearer a")).toBe("conflicting_credentials")
+  })
+
+  it("reads an API key from x-api-key or the ApiKey scheme, and refuses it beside a token or twice different", () => {
+    const key = `wk_${"0123456789abcdef".repeat(5)}`
+    const read = (headers: Record<string, string>, transport?: Bearer.Transport) => {
+      const result = Bearer.fromHeaders(headers, transport)
+      return Either.isLeft(result) ? result.left.reason : `${result.right._tag} ${Credential.secretOf(result.right)}`
+    }
+    expect(read({ "x-api-key": key })).toBe(`ApiKey ${key}`)
+    expect(read({ authorization: `ApiKey ${key}` })).toBe(`ApiKey ${key}`)
+    expect(read({ authorization: `apikey ${key}` })).toBe(`ApiKey ${key}`)
+    expect(read({ "x-api-key": key, authorization: "Bearer t" })).toBe("conflicting_credentials")
+    expect(read({ "x-api-key": key }, { authorization: undefined, apiKey: "other" })).toBe("conflicting_credentials")
+    expect(read({ "x-api-key": key }, { authorization: undefined, apiKey: key })).toBe(`ApiKey ${key}`)
+    for (const bad of ["", `${key} ${key}`, `${key},${key}`, "a".repeat(257), "k\u00e9y"]) {
+      expect(read({ "x-api-key": bad })).toBe("malformed_header")
+    }
   })
 
   it.prop(

@@ -328,3 +328,11 @@ describe("Outbound.token: a plain client calling with a token it holds", () => {
     expect(Outbound.token(jwtShaped({ exp: 1700000000 }))).toMatchObject({ expiresAt: 1700000000 })
   })
 })
+
+describe("Outbound.apiKey", () => {
+  it.effect("sends the service's key in x-api-key, never as a bearer token, with no tenant outside a request", () =>
+    Effect.gen(function*() {
+      const headers = yield* Outbound.headersFor("billing", Outbound.apiKey("wk_key"))
+      expect(headers).toEqual({ "x-api-key": "wk_key" })
+    }))
+})

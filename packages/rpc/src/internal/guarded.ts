@@ -11,6 +11,7 @@ import * as RpcMiddleware from "@effect/rpc/RpcMiddleware"
 import * as RpcSchema from "@effect/rpc/RpcSchema"
 import { Forbidden, Unauthenticated } from "@warden/core/AuthError"
 import * as Caller from "@warden/core/Caller"
+import * as Credential from "@warden/core/Credential"
 import * as Guard from "@warden/core/Guard"
 import * as Policy from "@warden/core/Policy"
 import { CurrentUser } from "@warden/core/Principal"
@@ -157,7 +158,10 @@ export const middleware = <Service>(key: string): Effect.Effect<Service, never, 
         const request = fiber.currentContext.unsafeMap.get(HttpServerRequest.HttpServerRequest.key) as
           | HttpServerRequest.HttpServerRequest
           | undefined
-        const transport = request?.headers["authorization"]
+        const transport = request === undefined ? undefined : {
+          authorization: request.headers["authorization"],
+          apiKey: request.headers[Credential.apiKeyHeader]
+        }
         const answer = guard.runNow({
           credential: Bearer.fromHeaders(headers, transport),
           tenant: headers[tenantHeader],
