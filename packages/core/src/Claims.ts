@@ -43,10 +43,65 @@ export interface Mapping {
   readonly denyClaim?: string | null
   /**
    * Decides whether the claims describe a service rather than a user. Default:
-   * no `sub`, or `sub` equal to `client_id` (the client-credentials shape).
+   * no `sub`, or `sub` equal to the client (`client_id`, else `azp`): the
+   * client-credentials shape. `services` has the rules providers need.
    */
   readonly isService?: (claims: Readonly<Record<string, unknown>>) => boolean
+  /**
+   * The tenant of a token that carries no tenant claim at all, by its client
+   * (`client_id`, else `azp`) or its issuer, instead of refusing it. Only for
+   * providers that cannot add a claim to machine tokens: every such token of
+   * that client (or issuer) then acts for that tenant, so name clients rather
+   * than a whole issuer where you can. A tenant claim that is present but
+   * malformed is still refused.
+   *
+   * @since 0.2.0
+   */
+  readonly tenantWhenMissing?: {
+    readonly byClient?: Readonly<Record<string, string>>
+    readonly byIssuer?: Readonly<Record<string, string>>
+  }
 }
+
+/** The client a token was issued to: `client_id` (RFC 9068), else `azp` (OIDC), when a string. */
+const clientOf = (claims: Readonly<Record<string, unknown>>): string | undefined => {
+  const id = claims["client_id"] ?? claims["azp"]
+  return typeof id === "string" ? id : undefined
+}
+
+/**
+ * Rules that recognise service principals, for `Mapping.isService`.
+ *
+ * @since 0.2.0
+ * @example
+ * ```ts
+ * JwtVerifier.layer({ issuers, audience, isService: Claims.services.any(Claims.services.clientCredentials,
+ *   Claims.services.auth0) })
+ * ```
+ */
+export const services = {
+  /** No `sub`, or `sub` equal to the client (`client_id`, else `azp`). The default. */
+  clientCredentials: (claims: Readonly<Record<string, unknown>>): boolean =>
+    claims["sub"] === undefined || (clientOf(claims) !== undefined && claims["sub"] === clientOf(claims)),
+  /** Auth0's machine tokens: `gty` is `client-credentials`, or `sub` ends in `@clients`. */
+  auth0: (claims: Readonly<Record<string, unknown>>): boolean =>
+    claims["gty"] === "client-credentials" ||
+    (typeof claims["sub"] === "string" && claims["sub"].endsWith("@clients")),
+  /** A rule per issuer; tokens of an issuer without one follow `otherwise` (default `clientCredentials`). */
+  byIssuer: (
+    rules: Readonly<Record<string, (claims: Readonly<Record<string, unknown>>) => boolean>>,
+    otherwise?: (claims: Readonly<Record<string, unknown>>) => boolean
+  ) =>
+  (claims: Readonly<Record<string, unknown>>): boolean => {
+    const iss = claims["iss"]
+    const rule = typeof iss === "string" && Object.hasOwn(rules, iss) ? rules[iss]! : undefined
+    return (rule ?? otherwise ?? services.clientCredentials)(claims)
+  },
+  /** A service when any of the rules says so. */
+  any:
+    (...rules: ReadonlyArray<(claims: Readonly<Record<string, unknown>>) => boolean>) =>
+    (claims: Readonly<Record<string, unknown>>): boolean => rules.some((rule) => rule(claims))
+} as const
 
 /**
  * The claims grants and denies are read from when the mapping names none.
@@ -58,9 +113,9 @@ export const defaultPermissionsClaim = "permissions"
 /** @since 0.2.0 */
 export const defaultDenyClaim = "deny"
 
-/** The default service test: no `sub`, or `sub` equal to `client_id`. */
+/** The default service test: no `sub`, or `sub` equal to the client (`client_id`, else `azp`). */
 export const defaultIsService = (claims: Readonly<Record<string, unknown>>): boolean =>
-  claims["sub"] === undefined || (claims["client_id"] !== undefined && claims["sub"] === claims["client_id"])
+  services.clientCredentials(claims)
 
 /** The JSON type of a value, for error texts. */
 const typeOf = (value: unknown): string =>
@@ -113,7 +168,8 @@ export const toPrincipal = (
   if (Either.isLeft(iss)) return Either.left(iss.left)
   const sub = optionalString(claims, "sub")
   if (Either.isLeft(sub)) return Either.left(sub.left)
-  const clientId = optionalString(claims, "client_id")
+  const clientIdClaim = claims["client_id"] === undefined && claims["azp"] !== undefined ? "azp" : "client_id"
+  const clientId = optionalString(claims, clientIdClaim)
   if (Either.isLeft(clientId)) return Either.left(clientId.left)
   const jti = optionalString(claims, "jti")
   if (Either.isLeft(jti)) return Either.left(jti.left)
@@ -128,7 +184,16 @@ export const toPrincipal = (
   if (Either.isLeft(scope)) return Either.left(scope.left)
 
   const tenantClaim = options.tenantClaim ?? "tid"
-  const tenant = claims[tenantClaim]
+  let tenant = claims[tenantClaim]
+  if (tenant === undefined && options.tenantWhenMissing !== undefined) {
+    const { byClient, byIssuer } = options.tenantWhenMissing
+    const client = clientId.right
+    const issuer = iss.right ?? options.issuer
+    tenant = (client !== undefined && byClient !== undefined && Object.hasOwn(byClient, client) ?
+      byClient[client] :
+      undefined) ??
+      (issuer !== undefined && byIssuer !== undefined && Object.hasOwn(byIssuer, issuer) ? byIssuer[issuer] : undefined)
+  }
   const tenantIssue = tenantProblem(tenant)
   if (tenantIssue !== undefined) return bad(`the token's '${tenantClaim}' claim (its tenant) ${tenantIssue}`)
   const tenantsClaim = options.tenantsClaim ?? "tenants"
@@ -177,14 +242,16 @@ export const toPrincipal = (
   const issuer = iss.right ?? options.issuer
   if (issuer === undefined) return bad("the token names no issuer (no 'iss' claim)")
   const subject = sub.right ?? clientId.right
-  if (subject === undefined) return bad("the token names neither a subject ('sub') nor a client ('client_id')")
+  if (subject === undefined) {
+    return bad("the token names neither a subject ('sub') nor a client ('client_id' or 'azp')")
+  }
   const subjectIssue = Principal.idProblem(subject)
   if (subjectIssue !== undefined) {
-    return bad(`the token's '${sub.right === undefined ? "client_id" : "sub"}' claim ${subjectIssue}`)
+    return bad(`the token's '${sub.right === undefined ? clientIdClaim : "sub"}' claim ${subjectIssue}`)
   }
   if (clientId.right !== undefined) {
     const clientIssue = Principal.idProblem(clientId.right)
-    if (clientIssue !== undefined) return bad(`the token's 'client_id' claim ${clientIssue}`)
+    if (clientIssue !== undefined) return bad(`the token's '${clientIdClaim}' claim ${clientIssue}`)
   }
   const tenants = tenantsOf(tenant as Tenant.TenantId, listed.right as ReadonlyArray<Tenant.TenantId>)
   // Every field was checked above: the principal is built without a second Schema pass.

@@ -163,3 +163,53 @@ describe("Claims.toPrincipal shares what repeats", () => {
     expect(b.tenants).toEqual(["acme", "globex", "initech"])
   })
 })
+
+describe("machine tokens as providers issue them", () => {
+  const auth0 = {
+    iss: "https://tenant.auth0.test/",
+    sub: "Xy12abc@clients",
+    azp: "Xy12abc",
+    gty: "client-credentials",
+    scope: "stock.read"
+  }
+
+  it("the client comes from client_id, else azp; the default rule sees sub = client as a service", () => {
+    const byAzp = Either.getOrThrow(read({ iss: "i", sub: "svc", azp: "svc", tid: "acme" }))
+    expect([byAzp.kind, byAzp.clientId]).toEqual(["service", "svc"])
+    const both = Either.getOrThrow(read({ iss: "i", sub: "u", client_id: "web", azp: "other", tid: "acme" }))
+    expect([both.kind, both.clientId]).toEqual(["user", "web"])
+    expect(reasonOf(read({ iss: "i", sub: "u", azp: 42, tid: "acme" }))).toBe("claims")
+  })
+
+  it("Auth0's rule: gty client-credentials, or a sub ending in @clients, is a service", () => {
+    const isService = Claims.services.any(Claims.services.clientCredentials, Claims.services.auth0)
+    expect(Either.getOrThrow(read({ ...auth0, tid: "acme" }, { isService })).kind).toBe("service")
+    expect(Either.getOrThrow(read({ ...auth0, gty: undefined, tid: "acme" }, { isService })).kind).toBe("service")
+    expect(
+      Either.getOrThrow(read({ ...auth0, gty: undefined, sub: "auth0|alice", tid: "acme" }, { isService })).kind
+    ).toBe("user")
+    // Without the rule, the same token is a user's: the default knows only the client-credentials shape.
+    expect(Either.getOrThrow(read({ ...auth0, tid: "acme" })).kind).toBe("user")
+  })
+
+  it("a rule per issuer applies to its issuer's tokens only", () => {
+    const isService = Claims.services.byIssuer({ "https://tenant.auth0.test/": Claims.services.auth0 })
+    expect(Either.getOrThrow(read({ ...auth0, tid: "acme" }, { isService })).kind).toBe("service")
+    expect(Either.getOrThrow(read({ ...auth0, iss: "https://other.test/", tid: "acme" }, { isService })).kind)
+      .toBe("user")
+  })
+
+  it("a missing tenant claim is mapped only by an explicit rule, by client before issuer; a malformed one never", () => {
+    expect(reasonOf(read(auth0))).toBe("claims")
+    const tenantWhenMissing = {
+      byClient: { Xy12abc: "acme" },
+      byIssuer: { "https://tenant.auth0.test/": "globex" }
+    }
+    expect(Either.getOrThrow(read(auth0, { tenantWhenMissing })).tenant).toBe("acme")
+    expect(Either.getOrThrow(read({ ...auth0, azp: "other" }, { tenantWhenMissing })).tenant).toBe("globex")
+    expect(reasonOf(read({ ...auth0, iss: "https://x.test/", azp: "other" }, { tenantWhenMissing }))).toBe("claims")
+    expect(reasonOf(read({ ...auth0, tid: "" }, { tenantWhenMissing }))).toBe("claims")
+    // A rule table is data: inherited names (constructor, __proto__) map nothing.
+    expect(reasonOf(read({ ...auth0, azp: "constructor", iss: "x" }, { tenantWhenMissing }))).toBe("claims")
+  })
+})

@@ -89,8 +89,12 @@ export interface Options extends Claims.Mapping {
    * HS512; RFC 7518 §3.2). Only used when an HS* algorithm is allowed.
    */
   readonly hmacSecret?: Redacted.Redacted<string | Uint8Array>
-  /** The required `typ` header (RFC 9068 `at+jwt` by default); `null` to accept any or none. */
-  readonly type?: string | null
+  /**
+   * The required `typ` header (RFC 9068 `at+jwt` by default), or the types
+   * accepted (`["at+jwt", "JWT"]` for providers whose machine tokens say
+   * `JWT`); `null` to accept any or none.
+   */
+  readonly type?: string | readonly [string, ...Array<string>] | null
   readonly clockSkew?: Duration.DurationInput
   /** The longest accepted lifetime, `exp` minus `iat` (or `nbf`). Default 24 hours. */
   readonly maxLifetime?: Duration.DurationInput
@@ -275,8 +279,12 @@ export const make = (
     const maxLifetimeSeconds = Duration.toSeconds(options.maxLifetime ?? Duration.hours(24))
     const maxTokenBytes = options.maxTokenBytes ?? 8 * 1024
     const type = options.type === undefined ? "at+jwt" : options.type
-    const expectedType = type === null ? null : normalizeType(type)
-    const typeRefused = Unauthenticated.of("type", `the token's type must be '${type}'`)
+    const types: ReadonlyArray<string> | null = type === null ? null : typeof type === "string" ? [type] : type
+    const expectedTypes = types === null ? null : new Set(types.map(normalizeType))
+    const typeRefused = Unauthenticated.of(
+      "type",
+      `the token's type must be ${types === null ? "anything" : types.map((t) => `'${t}'`).join(" or ")}`
+    )
     const audience: ReadonlyArray<string> = typeof options.audience === "string" ? [options.audience] : options.audience
     const cache = (options.cacheSize ?? 10_000) > 0 ? new Lru<string, Cached>(options.cacheSize ?? 10_000) : undefined
     /**
@@ -358,7 +366,7 @@ export const make = (
         }
       }
       const typ = header["typ"] as string | undefined
-      const typeAccepted = expectedType === null || (typ !== undefined && normalizeType(typ) === expectedType)
+      const typeAccepted = expectedTypes === null || (typ !== undefined && expectedTypes.has(normalizeType(typ)))
       return { header, alg, kid, typeAccepted }
     }
 
@@ -575,7 +583,11 @@ export const config: Config.Config<Options> = Config.zipWith(
   }),
   Settings.optional({
     algorithms: Config.array(Config.literal(...algorithms)(), "WARDEN_JWT_ALGORITHMS"),
-    type: Config.map(Config.string("WARDEN_JWT_TYPE"), (type) => type === "none" ? null : type),
+    type: Config.map(Config.string("WARDEN_JWT_TYPE"), (type): string | readonly [string, ...Array<string>] | null => {
+      if (type === "none") return null
+      const listed = type.split(",").map((t) => t.trim()).filter((t) => t.length > 0)
+      return listed.length > 1 ? [listed[0]!, ...listed.slice(1)] : type
+    }),
     clockSkew: Settings.duration("WARDEN_JWT_CLOCK_SKEW"),
     maxLifetime: Settings.duration("WARDEN_JWT_MAX_LIFETIME"),
     maxTokenBytes: Config.integer("WARDEN_JWT_MAX_BYTES"),

@@ -36,6 +36,15 @@ describe("JwtVerifier", () => {
       expect(principal.scopes.tokens).toEqual(["orders.write"])
     }))
 
+  it.scoped("accepts each of several configured types, and only those", () =>
+    Effect.gen(function*() {
+      const { sign, verifier } = yield* setup({ type: ["at+jwt", "JWT"] })
+      expect((yield* verifier.verify(yield* sign({}, { header: { typ: "JWT" } }))).subject).toBe("alice")
+      expect((yield* verifier.verify(yield* sign())).subject).toBe("alice")
+      const other = yield* Effect.exit(verifier.verify(yield* sign({}, { header: { typ: "application/foo" } })))
+      expect(reasonOf(other)).toBe("type")
+    }))
+
   it.scoped("a client-credentials token (sub = client_id) is a service principal", () =>
     Effect.gen(function*() {
       const { sign, verifier } = yield* setup()
