@@ -6,20 +6,18 @@
  *
  * @since 0.1.0
  */
-import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
-import * as HttpClient from "@effect/platform/HttpClient"
-import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type * as HttpClient from "@effect/platform/HttpClient"
 import * as Endpoint from "@warden/core/Endpoint"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
-import * as Stream from "effect/Stream"
 import { createHash } from "node:crypto"
+import * as FetchJson from "./internal/fetchJson.js"
 
 /** Why a JWKS fetch failed. */
-export type FetchFailure = "insecure_url" | "timeout" | "transport" | "redirect" | "status" | "too_large" | "invalid"
+export type FetchFailure = FetchJson.Failure
 
 /** A JWKS fetch that failed. The message never contains response bodies. */
 export class JwksFetchError extends Data.TaggedError("JwksFetchError")<{
@@ -159,54 +157,17 @@ export const fetch = (
   url: string,
   options: FetchOptions = {}
 ): Effect.Effect<KeySet, JwksFetchError, HttpClient.HttpClient> =>
-  Effect.gen(function*() {
-    const target = yield* checkUrl(url, options.allowInsecureLoopback === true)
-    const maxBytes = options.maxBytes ?? 256 * 1024
-    const client = yield* HttpClient.HttpClient
-    const response = yield* client.execute(HttpClientRequest.get(target.href).pipe(HttpClientRequest.acceptJson)).pipe(
-      Effect.mapError(() =>
-        new JwksFetchError({ reason: "transport", message: "the JWKS endpoint could not be reached" })
-      )
-    )
-    if (response.status >= 300 && response.status < 400) {
-      return yield* new JwksFetchError({ reason: "redirect", message: "the JWKS endpoint answered with a redirect" })
-    }
-    if (response.status !== 200) {
-      return yield* new JwksFetchError({
-        reason: "status",
-        message: `the JWKS endpoint answered with HTTP ${response.status}`
-      })
-    }
-    const declared = Number(response.headers["content-length"] ?? "0")
-    const tooLarge = new JwksFetchError({ reason: "too_large", message: `the JWKS is larger than ${maxBytes} bytes` })
-    if (declared > maxBytes) return yield* tooLarge
-    const bytes = yield* Endpoint.readCapped(
-      Stream.mapError(
-        response.stream,
-        () => new JwksFetchError({ reason: "transport", message: "the JWKS response broke off" })
-      ),
-      maxBytes,
-      () => tooLarge
-    )
-    const invalid = (message: string) => new JwksFetchError({ reason: "invalid", message })
-    const text = yield* Effect.try({
-      try: () => new TextDecoder("utf-8", { fatal: true }).decode(bytes),
-      catch: () => invalid("the JWKS is not UTF-8")
-    })
-    const json = yield* Effect.try({
-      try: () => JSON.parse(text) as unknown,
-      catch: () => invalid("the JWKS is not JSON")
-    })
-    return yield* Either.mapLeft(decode(json, maxAgeOf(response.headers["cache-control"])), invalid)
-  }).pipe(
-    Effect.scoped,
-    Effect.timeoutFail({
-      duration: options.timeout ?? Duration.seconds(5),
-      onTimeout: () => new JwksFetchError({ reason: "timeout", message: "the JWKS endpoint did not answer in time" })
+  Effect.flatMap(
+    FetchJson.fetchJson(url, "JWKS", (reason, message) => new JwksFetchError({ reason, message }), {
+      ...options,
+      defaultMaxBytes: 256 * 1024,
+      span: "warden.jwks.fetch"
     }),
-    // fetch-based clients follow redirects unless told not to; a JWKS must not move.
-    Effect.provideService(FetchHttpClient.RequestInit, { redirect: "manual" }),
-    Effect.withSpan("warden.jwks.fetch", { attributes: { "url.full": url }, captureStackTrace: false })
+    ({ cacheControl, json }) =>
+      Either.mapLeft(
+        decode(json, maxAgeOf(cacheControl)),
+        (message) => new JwksFetchError({ reason: "invalid", message })
+      )
   )
 
 /** @internal */

@@ -5,6 +5,7 @@
  *
  * @since 0.1.0
  */
+export * as Discovery from "./Discovery.js"
 export * as JwksSource from "./JwksSource.js"
 export * as JwtVerifier from "./JwtVerifier.js"
 export * as KeyStore from "./KeyStore.js"
