@@ -117,7 +117,9 @@ export const ForbiddenReason = Schema.Literal(
   /** No alternative of a `Policy.any` allowed. */
   "no_alternative",
   /** The procedure carries the Authorization middleware but declares no policy. */
-  "no_policy"
+  "no_policy",
+  /** A policy over a declared claim (`Policy.claim`) was not met. */
+  "claim"
 )
 
 /** @since 0.1.0 */

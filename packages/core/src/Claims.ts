@@ -16,8 +16,12 @@
  *
  * @since 0.1.0
  */
+import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import { Unauthenticated } from "./AuthError.js"
+import * as Option from "effect/Option"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import { Forbidden, Unauthenticated } from "./AuthError.js"
 import * as Intern from "./internal/intern.js"
 import * as Permission from "./Permission.js"
 import * as Principal from "./Principal.js"
@@ -57,6 +61,15 @@ export interface Mapping {
    *
    * @since 0.2.0
    */
+  /**
+   * The extra claims the application reads (roles, email, organisation),
+   * decoded at verification: a token whose declared claims do not decode is
+   * refused (`claims`, naming the claim, never its value). Handlers read
+   * them typed with the `Declared`'s `get`.
+   *
+   * @since 0.2.0
+   */
+  readonly declared?: Declared<unknown>
   readonly tenantWhenMissing?: {
     readonly byClient?: Readonly<Record<string, string>>
     readonly byIssuer?: Readonly<Record<string, string>>
@@ -253,23 +266,82 @@ export const toPrincipal = (
     const clientIssue = Principal.idProblem(clientId.right)
     if (clientIssue !== undefined) return bad(`the token's '${clientIdClaim}' claim ${clientIssue}`)
   }
+  let declaredValue: unknown
+  if (options.declared !== undefined) {
+    const decoded = options.declared.decode(claims)
+    if (Either.isLeft(decoded)) return Either.left(decoded.left)
+    declaredValue = decoded.right
+  }
   const tenants = tenantsOf(tenant as Tenant.TenantId, listed.right as ReadonlyArray<Tenant.TenantId>)
   // Every field was checked above: the principal is built without a second Schema pass.
-  return Either.right(
-    Principal.unsafeMake({
-      kind: (options.isService ?? defaultIsService)(claims) ? "service" : "user",
-      subject: Intern.string(subject as Principal.SubjectId),
-      tenant: tenants[0]!,
-      tenants,
-      clientId: clientId.right === undefined ? null : Intern.string(clientId.right as Principal.ClientId),
-      issuer: Intern.string(issuer),
-      tokenId: jti.right ?? null,
-      expiresAt: (exp as number | undefined) ?? null,
-      authenticatedBy: options.authenticatedBy,
-      scopes,
-      permissions: grants
+  const principal = Principal.unsafeMake({
+    kind: (options.isService ?? defaultIsService)(claims) ? "service" : "user",
+    subject: Intern.string(subject as Principal.SubjectId),
+    tenant: tenants[0]!,
+    tenants,
+    clientId: clientId.right === undefined ? null : Intern.string(clientId.right as Principal.ClientId),
+    issuer: Intern.string(issuer),
+    tokenId: jti.right ?? null,
+    expiresAt: (exp as number | undefined) ?? null,
+    authenticatedBy: options.authenticatedBy,
+    scopes,
+    permissions: grants
+  })
+  if (options.declared !== undefined) declaredClaims.set(principal, { by: options.declared, value: declaredValue })
+  return Either.right(principal)
+}
+
+/** The declared claims of each principal read with them, and which declaration read them. */
+const declaredClaims = new WeakMap<Principal.Principal, { readonly by: Declared<unknown>; readonly value: unknown }>()
+
+/**
+ * Claims the application declares with a Schema, decoded when a token is
+ * verified (configure the verifier with `declared`) and read typed from the
+ * request's principal.
+ *
+ * @since 0.2.0
+ * @example
+ * ```ts
+ * const Roles = Claims.declare("Roles", Schema.Struct({ roles: Schema.Array(Schema.String) }))
+ * // JwtVerifier.layer({ issuers, audience, declared: Roles })
+ * const handler = Effect.map(Roles.get, ({ roles }) => roles.includes("admin"))
+ * const AdminOnly = Policy.claim(Roles, ({ roles }) => roles.includes("admin"), "role admin")
+ * ```
+ */
+export interface Declared<A> {
+  readonly name: string
+  /** Decodes the declared claims out of a token's claims; a refusal names the claim, never its value. */
+  readonly decode: (claims: Readonly<Record<string, unknown>>) => Either.Either<A, Unauthenticated>
+  /** The principal's declared claims, when it was verified with this declaration. */
+  readonly of: (principal: Principal.Principal) => Option.Option<A>
+  /** The current request's declared claims; `Forbidden` (`claim`) when its principal was not read with them. */
+  readonly get: Effect.Effect<A, Forbidden, Principal.CurrentUser>
+}
+
+/** Declares the claims `schema` decodes, under `name` (for messages). */
+export const declare = <A, I>(name: string, schema: Schema.Schema<A, I>): Declared<A> => {
+  const decodeEither = Schema.decodeUnknownEither(schema, { errors: "first" })
+  const notRead = Forbidden.of("claim", `claims ${name}`, `the caller was not authenticated with ${name} claims`)
+  const declared: Declared<A> = {
+    name,
+    decode: (claims) =>
+      Either.mapLeft(decodeEither(claims), (error) => {
+        const [issue] = ParseResult.ArrayFormatter.formatErrorSync(error)
+        const path = issue === undefined || issue.path.length === 0 ? "" : ` '${issue.path.map(String).join(".")}'`
+        return Unauthenticated.of("claims", `the token's declared claim${path} (${name}) is missing or malformed`)
+      }),
+    of: (principal) => {
+      const entry = declaredClaims.get(principal)
+      return entry !== undefined && entry.by === (declared as Declared<unknown>) ?
+        Option.some(entry.value as A) :
+        Option.none()
+    },
+    get: Effect.flatMap(Principal.CurrentUser, (principal) => {
+      const found = declared.of(principal)
+      return Option.isSome(found) ? Effect.succeed(found.value) : Effect.fail(notRead)
     })
-  )
+  }
+  return declared
 }
 
 /** Parsed scope strings, shared by every principal with the same `scope` claim. */

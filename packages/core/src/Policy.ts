@@ -19,6 +19,7 @@ import * as Effectable from "effect/Effectable"
 import * as Either from "effect/Either"
 import { Forbidden } from "./AuthError.js"
 import type { ForbiddenReason } from "./AuthError.js"
+import type * as Claims from "./Claims.js"
 import type { Catalogue } from "./Permission.js"
 import { CurrentUser } from "./Principal.js"
 import type { ClientId, Principal } from "./Principal.js"
@@ -233,6 +234,26 @@ export const service = (...clientIds: ReadonlyArray<string>): Policy<CurrentUser
     if (clientIds.length > 0 && (principal.clientId === null || !clientIds.includes(principal.clientId))) return wrong
     const name = principal.clientId ?? principal.subject
     return once(granted, name, () => new Allowed({ grant: `service ${name}` }))
+  })
+}
+
+/**
+ * Requires the caller's declared claims (`Claims.declare`) to meet
+ * `predicate`; `requirement` names it in refusals and the audit log. A caller
+ * not authenticated with those claims is refused.
+ *
+ * @since 0.2.0
+ */
+export const claim = <A>(
+  declared: Claims.Declared<A>,
+  predicate: (claims: A) => boolean,
+  requirement: string
+): Policy<CurrentUser> => {
+  const granted = new Allowed({ grant: requirement })
+  const refused = deny(Forbidden.of("claim", requirement, "the caller's claims do not meet the requirement"))
+  return new Check<CurrentUser>(({ principal }) => {
+    const claims = declared.of(principal)
+    return claims._tag === "Some" && predicate(claims.value) ? granted : refused
   })
 }
 

@@ -1,6 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Claims } from "@warden/core"
+import { Claims, CurrentUser, GrantSource, Policy } from "@warden/core"
+import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
 
 const read = (claims: Record<string, unknown>, mapping: Claims.Mapping & { readonly issuer?: string } = {}) =>
   Claims.toPrincipal(claims, { ...mapping, authenticatedBy: "introspection" })
@@ -211,5 +214,52 @@ describe("machine tokens as providers issue them", () => {
     expect(reasonOf(read({ ...auth0, tid: "" }, { tenantWhenMissing }))).toBe("claims")
     // A rule table is data: inherited names (constructor, __proto__) map nothing.
     expect(reasonOf(read({ ...auth0, azp: "constructor", iss: "x" }, { tenantWhenMissing }))).toBe("claims")
+  })
+})
+
+describe("declared claims", () => {
+  const Profile = Claims.declare(
+    "Profile",
+    Schema.Struct({ roles: Schema.Array(Schema.String), email: Schema.optional(Schema.String) })
+  )
+  const base = { iss: "i", sub: "alice", tid: "acme" }
+
+  it("are decoded with the principal and read typed from it; a principal read without them has none", () => {
+    const principal = Either.getOrThrow(read({ ...base, roles: ["admin"], email: "a@x.test" }, { declared: Profile }))
+    expect(Profile.of(principal)).toEqual(Option.some({ roles: ["admin"], email: "a@x.test" }))
+    const plain = Either.getOrThrow(read({ ...base, roles: ["admin"] }))
+    expect(Profile.of(plain)).toEqual(Option.none())
+    const Other = Claims.declare("Other", Schema.Struct({ roles: Schema.Array(Schema.String) }))
+    expect(Other.of(principal)).toEqual(Option.none())
+  })
+
+  it("a token whose declared claims do not decode is refused, naming the claim and never its value", () => {
+    const result = read({ ...base, roles: ["admin", 42], email: "s3cret-mail" }, { declared: Profile })
+    expect(reasonOf(result)).toBe("claims")
+    const description = Either.isLeft(result) ? result.left.description : ""
+    expect(description).toContain("'roles.1'")
+    expect(description).not.toContain("42")
+    expect(reasonOf(read({ ...base, email: "x" }, { declared: Profile }))).toBe("claims")
+  })
+
+  it("Policy.claim decides over them as data, and refuses a caller without them", () => {
+    const admin = Policy.claim(Profile, ({ roles }) => roles.includes("admin"), "role admin")
+    const decide = (claims: Record<string, unknown>, declared = true) => {
+      const principal = Either.getOrThrow(read({ ...base, ...claims }, declared ? { declared: Profile } : {}))
+      const grants = GrantSource.fromClaims(principal)
+      return Policy.evaluate(admin, { principal, tenant: principal.tenant, grants })
+    }
+    expect(decide({ roles: ["admin"] })).toMatchObject({ _tag: "Allowed", grant: "role admin" })
+    expect(decide({ roles: ["viewer"] })).toMatchObject({ _tag: "Denied", reason: "claim", requirement: "role admin" })
+    expect(decide({ roles: ["admin"] }, false)).toMatchObject({ _tag: "Denied", reason: "claim" })
+  })
+
+  it("Declared.get reads them in a request, and refuses when the principal was not read with them", () => {
+    const principal = Either.getOrThrow(read({ ...base, roles: ["a"] }, { declared: Profile }))
+    const got = Effect.runSync(Profile.get.pipe(Effect.provideService(CurrentUser, principal)))
+    expect(got.roles).toEqual(["a"])
+    const plain = Either.getOrThrow(read(base))
+    const refused = Effect.runSync(Effect.flip(Profile.get.pipe(Effect.provideService(CurrentUser, plain))))
+    expect(refused).toMatchObject({ _tag: "Forbidden", reason: "claim" })
   })
 })

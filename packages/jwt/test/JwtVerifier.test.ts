@@ -1,7 +1,7 @@
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import type * as HttpClient from "@effect/platform/HttpClient"
 import { describe, expect, it } from "@effect/vitest"
-import { Settings } from "@warden/core"
+import { Claims, Settings } from "@warden/core"
 import { JwtVerifier, KeyStore, RevocationStore, TokenIssuer } from "@warden/jwt"
 import * as Config from "effect/Config"
 import * as ConfigProvider from "effect/ConfigProvider"
@@ -11,7 +11,9 @@ import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
 import * as TestClock from "effect/TestClock"
 import { JwksServer } from "./support/jwksServer.js"
 import { setup } from "./support/verifier.js"
@@ -34,6 +36,15 @@ describe("JwtVerifier", () => {
         authenticatedBy: "jwt"
       })
       expect(principal.scopes.tokens).toEqual(["orders.write"])
+    }))
+
+  it.scoped("decodes the declared claims at verification, and refuses a token whose declared claims do not decode", () =>
+    Effect.gen(function*() {
+      const Roles = Claims.declare("Roles", Schema.Struct({ roles: Schema.Array(Schema.String) }))
+      const { sign, verifier } = yield* setup({ declared: Roles })
+      const principal = yield* verifier.verify(yield* sign({ roles: ["admin"] }))
+      expect(Roles.of(principal)).toEqual(Option.some({ roles: ["admin"] }))
+      expect(reasonOf(yield* Effect.exit(verifier.verify(yield* sign({ roles: "admin" }))))).toBe("claims")
     }))
 
   it.scoped("accepts each of several configured types, and only those", () =>
