@@ -12,11 +12,14 @@
  *
  * @since 0.1.0
  */
+import type * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Effectable from "effect/Effectable"
 import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
 import { Forbidden } from "./AuthError.js"
 import type { ForbiddenReason } from "./AuthError.js"
 import type * as Claims from "./Claims.js"
@@ -256,6 +259,115 @@ export const claim = <A>(
     return claims._tag === "Some" && predicate(claims.value) ? granted : refused
   })
 }
+
+/** A policy whose configuration (`Policy.fromConfig`) names something that does not exist. */
+export class InvalidPolicyConfig extends Data.TaggedError("InvalidPolicyConfig")<{ readonly message: string }> {}
+
+const TypeIdConfigured: unique symbol = Symbol.for("@warden/core/Policy/Configured")
+
+/** A policy read from `Config` at start-up (`fromConfig`); `layerConfigured` reads it. */
+export interface Configured<R> extends Policy<R> {
+  readonly [TypeIdConfigured]: {
+    /** Reads the configuration and sets the policy, or fails naming what is wrong. */
+    readonly resolve: Effect.Effect<void, ConfigError.ConfigError | InvalidPolicyConfig>
+  }
+}
+
+class ConfiguredPolicy<R> extends DataPolicy<R> {
+  #resolved: Policy<R> | undefined
+  readonly [TypeIdConfigured]: Configured<R>[typeof TypeIdConfigured]
+  constructor(
+    readonly description: string,
+    read: Effect.Effect<Policy<R>, ConfigError.ConfigError | InvalidPolicyConfig>
+  ) {
+    super()
+    this[TypeIdConfigured] = {
+      resolve: Effect.map(read, (policy) => {
+        this.#resolved = policy
+      })
+    }
+  }
+  decide(input: Input): Decision {
+    const resolved = this.#resolved
+    // Fail closed: a policy whose configuration was never read refuses.
+    return resolved === undefined ? unread(this.description) : (resolved as DataPolicy<R>).decide(input)
+  }
+}
+
+const unread = (description: string): Decision =>
+  deny(
+    Forbidden.of(
+      "no_policy",
+      description,
+      "the policy is read from configuration at start-up, and it was not (provide Policy.layerConfigured)"
+    )
+  )
+
+/**
+ * A policy bound from `Config`, so environments differ without a redeploy:
+ * `build` turns the configured value into a data policy, or fails with
+ * `InvalidPolicyConfig` naming what is wrong. `layerConfigured` reads every
+ * such policy when the server starts, so a wrong name stops it; until read,
+ * the policy refuses. A configured policy is read once per process.
+ *
+ * @since 0.2.0
+ */
+export const fromConfig = <R>(
+  description: string,
+  config: Config.Config<string>,
+  build: (value: string) => Either.Either<Policy<R>, string>
+): Configured<R> =>
+  new ConfiguredPolicy<R>(
+    description,
+    Effect.flatMap(config, (value) =>
+      Either.match(build(value), {
+        onLeft: (message) => Effect.fail(new InvalidPolicyConfig({ message: `${description}: ${message}` })),
+        onRight: (policy) =>
+          isData(policy) ?
+            Effect.succeed(policy) :
+            Effect.fail(new InvalidPolicyConfig({ message: `${description}: a configured policy must be data` }))
+      }))
+  ) as unknown as Configured<R>
+
+/**
+ * Requires the scope a `Config` names (e.g. `Config.string("ORDERS_WRITE_SCOPE")`).
+ *
+ * @since 0.2.0
+ */
+export const scopeFromConfig = (config: Config.Config<string>): Configured<Scopes.CurrentScopes> =>
+  fromConfig("configured scope", config, (value) => {
+    const checked = Scopes.fromTokens([value])
+    return Either.isLeft(checked) ?
+      Either.left(`'${value}' is not a scope-token`) :
+      Either.right(scope(value as Scopes.ScopeToken))
+  })
+
+/**
+ * Requires the permission a `Config` names; a name outside the catalogue is
+ * an `InvalidPolicyConfig` when the server starts.
+ *
+ * @since 0.2.0
+ */
+export const permissionFromConfig = <P extends string>(
+  catalogue: Catalogue<P>,
+  config: Config.Config<string>
+): Configured<Scopes.CurrentScopes> =>
+  fromConfig("configured permission", config, (value) =>
+    catalogue.has(value) ?
+      Either.right(permission(catalogue, value)) :
+      Either.left(`'${value}' is not a permission of the catalogue`))
+
+/**
+ * Reads every configured policy when the layer is built; the layer fails
+ * with the first one whose configuration is missing or names something that
+ * does not exist.
+ *
+ * @since 0.2.0
+ */
+export const layerConfigured = (
+  ...policies: ReadonlyArray<Configured<unknown>>
+): Layer.Layer<never, ConfigError.ConfigError | InvalidPolicyConfig> =>
+  Layer.effectDiscard(Effect.forEach(policies, (policy) => policy[TypeIdConfigured].resolve, { discard: true }))
 
 /** Requires a user principal (not a service acting for itself). */
 export const user: Policy<CurrentUser> = (() => {

@@ -1,8 +1,11 @@
 import { describe, expect, it } from "@effect/vitest"
-import { AuthError, Permission, Policy, Principal, Scopes, Tenant } from "@warden/core"
+import { AuthError, GrantSource, Permission, Policy, Principal, Scopes, Tenant } from "@warden/core"
+import * as Config from "effect/Config"
+import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as FastCheck from "effect/FastCheck"
+import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 
 const shop = Permission.catalogue(
@@ -478,4 +481,58 @@ describe("Policy.evaluate: policies as data", () => {
     )
     expect(decision).toMatchObject({ _tag: "Allowed", grant: "scope a" })
   })
+})
+
+describe("policies bound from Config", () => {
+  const Catalogue = Permission.catalogue("orders:order:create", "orders:order:read")
+  const read = (entries: ReadonlyArray<readonly [string, string]>) =>
+    Layer.setConfigProvider(ConfigProvider.fromMap(new Map(entries)))
+  const principal = Principal.make({
+    subject: "alice",
+    tenant: "acme",
+    issuer: "i",
+    scopes: ["orders.staging"],
+    permissions: { allow: ["orders:order:read"] }
+  })
+  const input = { principal, tenant: principal.tenant, grants: GrantSource.fromClaims(principal) }
+
+  it.effect("read at start-up, so staging and production differ by configuration", () =>
+    Effect.gen(function*() {
+      const scope = Policy.scopeFromConfig(Config.string("ORDERS_SCOPE"))
+      const permission = Policy.permissionFromConfig(Catalogue, Config.string("ORDERS_PERMISSION"))
+      // Never read: refused, never allowed.
+      expect(Policy.evaluate(scope, input)).toMatchObject({ _tag: "Denied", reason: "no_policy" })
+      yield* Layer.build(
+        Policy.layerConfigured(scope, permission).pipe(
+          Layer.provide(read([["ORDERS_SCOPE", "orders.staging"], ["ORDERS_PERMISSION", "orders:order:read"]]))
+        )
+      )
+      expect(Policy.evaluate(scope, input)).toMatchObject({ _tag: "Allowed", grant: "scope orders.staging" })
+      expect(Policy.evaluate(permission, input)).toMatchObject({ _tag: "Allowed" })
+      yield* Layer.build(
+        Policy.layerConfigured(scope).pipe(Layer.provide(read([["ORDERS_SCOPE", "orders.production"]])))
+      )
+      expect(Policy.evaluate(scope, input)).toMatchObject({ _tag: "Denied", reason: "missing_scope" })
+    }).pipe(Effect.scoped))
+
+  it.effect("a name the catalogue does not have, a malformed scope or a missing setting stops start-up, clearly", () =>
+    Effect.gen(function*() {
+      const permission = Policy.permissionFromConfig(Catalogue, Config.string("ORDERS_PERMISSION"))
+      const wrong = yield* Effect.flip(
+        Layer.build(
+          Policy.layerConfigured(permission).pipe(Layer.provide(read([["ORDERS_PERMISSION", "orders:order:delete"]])))
+        )
+      )
+      expect(wrong).toMatchObject({ _tag: "InvalidPolicyConfig" })
+      expect(String((wrong as { message: string }).message)).toContain("'orders:order:delete' is not a permission")
+      const scope = Policy.scopeFromConfig(Config.string("ORDERS_SCOPE"))
+      const malformed = yield* Effect.flip(
+        Layer.build(Policy.layerConfigured(scope).pipe(Layer.provide(read([["ORDERS_SCOPE", "orders write"]]))))
+      )
+      expect(malformed).toMatchObject({ _tag: "InvalidPolicyConfig" })
+      const missing = yield* Effect.flip(Layer.build(Policy.layerConfigured(scope).pipe(Layer.provide(read([])))))
+      expect(missing._tag).not.toBe("InvalidPolicyConfig")
+      // Still unread: it refuses.
+      expect(Policy.evaluate(scope, input)).toMatchObject({ _tag: "Denied", reason: "no_policy" })
+    }).pipe(Effect.scoped))
 })
