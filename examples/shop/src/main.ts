@@ -46,6 +46,11 @@ const program = Effect.gen(function*() {
   yield* Console.log(
     `GET /api/stock/anvil at the gateway as alice: ${report.restStock.status} ${JSON.stringify(report.restStock.body)}`
   )
+  yield* Console.log(
+    `GET /api/stock/anvil at the gateway as the reports service, with its API key: ${report.apiKeyStock.status} ${
+      JSON.stringify(report.apiKeyStock.body)
+    }`
+  )
   yield* Console.log("")
   yield* Console.log(bold("Audit log for tenant acme (gateway, orders and inventory .audit.jsonl)"))
   const acme = [

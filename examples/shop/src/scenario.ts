@@ -18,9 +18,11 @@ import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
+import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { mkdirSync, readFileSync, rmSync } from "node:fs"
 import { join } from "node:path"
@@ -60,6 +62,8 @@ export interface Report {
   readonly stock: { readonly globexBefore: number; readonly globexAfter: number }
   /** `GET /api/stock/anvil` at the gateway with alice's token: the status and the body. */
   readonly restStock: { readonly status: number; readonly body: unknown }
+  /** The same read by the reports service with its API key. */
+  readonly apiKeyStock: { readonly status: number; readonly body: unknown }
   readonly burst: {
     readonly orders: number
     readonly failed: number
@@ -135,7 +139,10 @@ export const scenario = (auditDir: string) =>
     const auditPath = (service: string) => join(auditDir, `${service}.audit.jsonl`)
     const exporter = yield* Effect.serviceOption(SpanMemory)
     const identity = yield* Identity
-    const services = yield* start(identity, auditDir)
+    // The services live in a scope of their own, closed before the audit files are read: closing it writes what
+    // their buffered audit logs still hold.
+    const servicesScope = yield* Scope.make()
+    const services = yield* start(identity, auditDir).pipe(Scope.extend(servicesScope))
     const { stock } = services
     const { gateway: gatewayUrl, inventory: inventoryUrl, orders: ordersUrl } = services.urls
     // Plain HTTP to the REST edge, as curl would send it (with the step's trace context, so its trace is whole).
@@ -297,6 +304,15 @@ export const scenario = (auditDir: string) =>
         Effect.orDie
       )
 
+    // A service with an API key instead of a token: reports reads acme's stock at the gateway, which forwards the key.
+    const apiKeyStock = yield* rest.get(`${gatewayUrl}/api/stock/anvil`, {
+      headers: { "x-api-key": Redacted.value(services.reportsKey) }
+    }).pipe(
+      Effect.flatMap((response) => Effect.map(response.json, (body) => ({ status: response.status, body }))),
+      Effect.orDie
+    )
+
+    yield* Scope.close(servicesScope, Exit.void)
     const readAudit = (service: string): ReadonlyArray<AuditLog.AuditEvent> =>
       readFileSync(auditPath(service), "utf8").split("\n").filter((l) => l.length > 0).map((l) =>
         JSON.parse(l) as AuditLog.AuditEvent
@@ -309,6 +325,7 @@ export const scenario = (auditDir: string) =>
       audit: { gateway: readAudit("gateway"), orders: readAudit("orders"), inventory: readAudit("inventory") },
       stock: { globexBefore, globexAfter },
       restStock,
+      apiKeyStock,
       burst: burstResult
     } satisfies Report
   }).pipe(Effect.scoped)

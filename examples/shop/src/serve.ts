@@ -9,6 +9,7 @@ import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
+import * as Redacted from "effect/Redacted"
 import { mkdirSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import { makeIdentity } from "./identity.js"
@@ -28,8 +29,8 @@ export const serveShop = (
   Effect.gen(function*() {
     mkdirSync(dir, { recursive: true })
     const identity = yield* makeIdentity({ port: at.identity })
-    const { urls } = yield* start(identity, dir, at)
-    return { identity: identity.issuer, ...urls }
+    const { reportsKey, urls } = yield* start(identity, dir, at)
+    return { identity: identity.issuer, ...urls, reportsKey }
   })
 
 const program = Effect.gen(function*() {
@@ -37,6 +38,7 @@ const program = Effect.gen(function*() {
   yield* Console.log(`identity  ${urls.identity}/token  (alice's password: wonderland 42)`)
   yield* Console.log(`gateway   ${urls.gateway}/api/orders, ${urls.gateway}/api/stock/:sku`)
   yield* Console.log(`orders    ${urls.orders}, inventory ${urls.inventory}`)
+  yield* Console.log(`the reports service's API key (demo): ${Redacted.value(urls.reportsKey)}`)
   yield* Console.log(`audit files in ${auditDir}; Ctrl-C stops.`)
   return yield* Effect.never
 }).pipe(Effect.scoped)

@@ -14,9 +14,11 @@ import type * as Rpc from "@effect/rpc/Rpc"
 import type * as RpcGroup from "@effect/rpc/RpcGroup"
 import * as RpcSerialization from "@effect/rpc/RpcSerialization"
 import * as RpcServer from "@effect/rpc/RpcServer"
-import type { AuditLog, Authenticator } from "@warden/core"
+import type { AuditLog } from "@warden/core"
+import { ApiKey, Authenticator } from "@warden/core"
 import { JwtVerifier, KeyStore, RevocationStore } from "@warden/jwt"
 import { AuditFile, Protected } from "@warden/rpc"
+import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
@@ -30,8 +32,20 @@ export interface Trust {
   readonly audience: string
 }
 
+/** A service's authentication: the identity service's JWTs and, when `keys` is given, API keys from that store. */
+export const authentication = (
+  trust: Trust,
+  keys: Context.Context<ApiKey.ApiKeyStore> | undefined
+): Layer.Layer<Authenticator.Authenticator> =>
+  keys === undefined ?
+    tokens(trust) :
+    Authenticator.layerByKind({
+      Bearer: tokens(trust),
+      ApiKey: ApiKey.layerAuthenticator.pipe(Layer.provide(Layer.succeedContext(keys)))
+    })
+
 /** Token verification for a service: JWTs from the identity service, its JWKS refetched on a new kid. */
-export const verification = (trust: Trust) =>
+export const tokens = (trust: Trust) =>
   JwtVerifier.layerAuthenticator.pipe(
     Layer.provide(JwtVerifier.layer({ issuers: [trust.issuer], audience: trust.audience })),
     Layer.provide(
@@ -45,7 +59,8 @@ export const verification = (trust: Trust) =>
       })
     ),
     Layer.provide(RevocationStore.layerMemory),
-    Layer.provide(NodeHttpClient.layerUndici)
+    Layer.provide(NodeHttpClient.layerUndici),
+    Layer.orDie
   )
 
 /**
@@ -59,6 +74,8 @@ export const serve = <Rpcs extends Rpc.Any>(options: {
   readonly trust: Trust
   readonly auditPath: string
   readonly port?: number
+  /** Where API keys are kept, when the service accepts them. */
+  readonly keys?: Context.Context<ApiKey.ApiKeyStore>
 }): Effect.Effect<string, unknown, Scope.Scope> =>
   Effect.gen(function*() {
     const server = HttpRouter.Default.serve().pipe(
@@ -66,7 +83,7 @@ export const serve = <Rpcs extends Rpc.Any>(options: {
       Layer.provide(RpcServer.layerProtocolHttp({ path: "/rpc" })),
       Layer.provide(options.handlers),
       Layer.provide(Protected.layer),
-      Layer.provide(verification(options.trust)),
+      Layer.provide(authentication(options.trust, options.keys)),
       Layer.provide(AuditFile.layer(options.auditPath)),
       Layer.provide(NodeFileSystem.layer),
       Layer.provide(RpcSerialization.layerNdjson),
@@ -90,11 +107,13 @@ export const serveRest = (options: {
   readonly trust: Trust
   readonly auditPath: string
   readonly port?: number
+  /** Where API keys are kept, when the service accepts them. */
+  readonly keys?: Context.Context<ApiKey.ApiKeyStore>
 }): Effect.Effect<string, unknown, Scope.Scope> =>
   Effect.gen(function*() {
     const server = HttpApiBuilder.serve().pipe(
       Layer.provide(options.api),
-      Layer.provide(verification(options.trust)),
+      Layer.provide(authentication(options.trust, options.keys)),
       Layer.provide(AuditFile.layer(options.auditPath)),
       Layer.provide(NodeFileSystem.layer),
       Layer.provideMerge(NodeHttpServer.layer(createServer, { host: "127.0.0.1", port: options.port ?? 0 }))

@@ -5,6 +5,8 @@
  * auditing to its own file. Used by the scenario (free ports) and by
  * `npm run serve` (fixed ports, for curl).
  */
+import { ApiKey } from "@warden/core"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { join } from "node:path"
@@ -28,12 +30,24 @@ export const start = (identity: Identity, auditDir: string, ports: Ports = {}) =
     const auditPath = (service: string) => join(auditDir, `${service}.audit.jsonl`)
     const trust = (audience: string) => ({ issuer: identity.issuer, jwksUrl: identity.jwksUrl, audience })
     const stock = yield* Layer.build(Stock.Default)
+    // The reports service calls the gateway with an API key (it has no token endpoint client); the gateway and the
+    // inventory behind it accept keys from this store beside the identity service's tokens.
+    const keys = yield* Layer.build(ApiKey.layerMemory)
+    const reports = yield* ApiKey.issue({
+      prefix: "wk_shop",
+      kind: "service",
+      subject: "reports",
+      tenant: "acme",
+      scopes: ["stock.read"]
+    }).pipe(Effect.orDie)
+    yield* Context.get(keys, ApiKey.ApiKeyStore).save(reports.stored).pipe(Effect.orDie)
     const inventory = yield* serve({
       name: "inventory",
       group: Inventory,
       handlers: InventoryHandlers.pipe(Layer.provide(Layer.succeedContext(stock))),
       trust: trust(resources.inventory),
       auditPath: auditPath("inventory"),
+      keys,
       ...(ports.inventory === undefined ? {} : { port: ports.inventory })
     })
     const orders = yield* serve({
@@ -49,7 +63,8 @@ export const start = (identity: Identity, auditDir: string, ports: Ports = {}) =
       api: GatewayLive({ orders, inventory }),
       trust: trust(resources.gateway),
       auditPath: auditPath("gateway"),
+      keys,
       ...(ports.gateway === undefined ? {} : { port: ports.gateway })
     })
-    return { urls: { gateway, orders, inventory }, stock }
+    return { urls: { gateway, orders, inventory }, stock, reportsKey: reports.key }
   })

@@ -93,6 +93,20 @@ describe("the shop scenario: identity, orders and inventory over HTTP on loopbac
         }
       })
 
+      // The reports service with an API key: allowed at the gateway and, forwarded, at the inventory.
+      expect(report.apiKeyStock).toEqual({
+        status: 200,
+        body: {
+          gateway: { tenant: "acme", user: "reports" },
+          tenant: "acme",
+          sku: "anvil",
+          available: expect.any(Number)
+        }
+      })
+      expect(report.audit.inventory).toContainEqual(
+        expect.objectContaining({ subject: "reports", tenant: "acme", decision: "allowed" })
+      )
+
       // 2. The leak attempt: refused at orders, audited under acme, globex's stock untouched.
       expect(step(2).reason).toBe("Forbidden (insufficient_scope, tenant_not_signed)")
       expect(report.stock.globexAfter).toBe(report.stock.globexBefore)

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
 import { mkdtempSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -68,6 +69,10 @@ describe("npm run serve, called as the README shows", () => {
         expect([anonymous.status, anonymous.headers.get("www-authenticate")]).toEqual([401, "Bearer realm=\"shop\""])
         const spoofed = yield* call(`${urls.gateway}/api/stock/anvil`, { headers: { ...auth, "x-tenant": "globex" } })
         expect([spoofed.status, spoofed.body["reason"]]).toEqual([403, "tenant_not_signed"])
+        const keyed = yield* call(`${urls.gateway}/api/stock/anvil`, {
+          headers: { "x-api-key": Redacted.value(urls.reportsKey) }
+        })
+        expect(keyed.body).toMatchObject({ gateway: { tenant: "acme", user: "reports" }, tenant: "acme" })
       }).pipe(Effect.scoped),
     30_000
   )
