@@ -20,7 +20,7 @@ import * as RpcGroup from "@effect/rpc/RpcGroup"
 import * as RpcSerialization from "@effect/rpc/RpcSerialization"
 import * as RpcServer from "@effect/rpc/RpcServer"
 import { describe, expect, it } from "@effect/vitest"
-import { ApiKey, AuditLog, Authenticator, CurrentTenant, CurrentUser, Policy } from "@warden/core"
+import { ApiKey, AuditLog, Authenticator, Credential, CurrentTenant, CurrentUser, Policy } from "@warden/core"
 import { Protected as Rest } from "@warden/http"
 import { Outbound, Protected } from "@warden/rpc"
 import { TestIdentityProvider } from "@warden/testing"
@@ -56,70 +56,75 @@ const Gateway = HttpApi.make("gateway").add(
 const listen = NodeHttpServer.layer(createServer, { host: "127.0.0.1", port: 0 })
 const address = HttpServer.addressFormattedWith((a) => Effect.succeed(a))
 
-const setup = Effect.gen(function*() {
-  const provider = yield* TestIdentityProvider.TestIdentityProvider
-  const store = yield* Layer.build(ApiKey.layerMemory)
-  const accepted = Layer.mergeAll(
-    Authenticator.layerByKind({
-      Bearer: TestIdentityProvider.layerAuthenticator(),
-      ApiKey: ApiKey.layerAuthenticator.pipe(Layer.provide(Layer.succeedContext(store)))
-    }),
-    AuditLog.layerMemory
-  )
-  const inventory = yield* Layer.build(
-    HttpRouter.Default.serve().pipe(
-      Layer.provide(RpcServer.layer(Inventory)),
-      Layer.provide(RpcServer.layerProtocolHttp({ path: "/rpc" })),
-      Layer.provide(Protected.toLayer(Inventory, { Stock: () => seen })),
-      Layer.provide(Protected.layer),
-      Layer.provide(accepted),
-      Layer.provide(RpcSerialization.layerNdjson),
-      Layer.provideMerge(listen)
+const setup = Effect.suspend(() => setupWith(undefined))
+const setupWith = (header: string | undefined) =>
+  Effect.gen(function*() {
+    const named = header === undefined ? Layer.empty : Credential.layerApiKeyHeader(header).pipe(Layer.orDie)
+    const provider = yield* TestIdentityProvider.TestIdentityProvider
+    const store = yield* Layer.build(ApiKey.layerMemory)
+    const accepted = Layer.mergeAll(
+      Authenticator.layerByKind({
+        Bearer: TestIdentityProvider.layerAuthenticator(),
+        ApiKey: ApiKey.layerAuthenticator.pipe(Layer.provide(Layer.succeedContext(store)))
+      }),
+      AuditLog.layerMemory
     )
-  )
-  const inventoryUrl = `${yield* address.pipe(Effect.provide(inventory))}/rpc`
-  const ApiLive = HttpApiBuilder.group(Gateway, "api", (handlers) =>
-    Effect.gen(function*() {
-      const client = yield* Outbound.make(Inventory, { name: "inventory", credentials: Outbound.forward() })
-      return handlers.handle("stock", () =>
-        Effect.all({ gateway: seen, inventory: client.Stock() }).pipe(
-          Effect.catchAll((error) => Effect.fail(String(error)))
-        ))
-    }).pipe(
-      Effect.provide(
-        RpcClient.layerProtocolHttp({ url: inventoryUrl }).pipe(
-          Layer.provide(RpcSerialization.layerNdjson),
-          Layer.provide(FetchHttpClient.layer)
-        )
+    const inventory = yield* Layer.build(
+      HttpRouter.Default.serve().pipe(
+        Layer.provide(RpcServer.layer(Inventory)),
+        Layer.provide(RpcServer.layerProtocolHttp({ path: "/rpc" })),
+        Layer.provide(Protected.toLayer(Inventory, { Stock: () => seen })),
+        Layer.provide(Protected.layer),
+        Layer.provide(accepted),
+        Layer.provide(RpcSerialization.layerNdjson),
+        Layer.provide(named),
+        Layer.provideMerge(listen)
       )
-    ))
-  const gateway = yield* Layer.build(
-    HttpApiBuilder.serve().pipe(
-      Layer.provide(HttpApiBuilder.api(Gateway).pipe(Layer.provide(ApiLive), Layer.provide(Rest.layer(Gateway)))),
-      Layer.provide(accepted),
-      Layer.provideMerge(listen)
     )
-  )
-  const port = Number(new URL(yield* address.pipe(Effect.provide(gateway))).port)
-  const send = (headers: Record<string, string | ReadonlyArray<string>>) =>
-    Effect.async<{ status: number; body: unknown }>((resume) => {
-      const req = httpRequest({ host: "127.0.0.1", port, path: "/api/stock", headers: headers as never }, (res) => {
-        let text = ""
-        res.setEncoding("utf8")
-        res.on("data", (chunk: string) => (text += chunk))
-        res.on("end", () => resume(Effect.succeed({ status: res.statusCode ?? 0, body: JSON.parse(text) })))
+    const inventoryUrl = `${yield* address.pipe(Effect.provide(inventory))}/rpc`
+    const ApiLive = HttpApiBuilder.group(Gateway, "api", (handlers) =>
+      Effect.gen(function*() {
+        const client = yield* Outbound.make(Inventory, { name: "inventory", credentials: Outbound.forward() })
+        return handlers.handle("stock", () =>
+          Effect.all({ gateway: seen, inventory: client.Stock() }).pipe(
+            Effect.catchAll((error) => Effect.fail(String(error)))
+          ))
+      }).pipe(
+        Effect.provide(
+          RpcClient.layerProtocolHttp({ url: inventoryUrl }).pipe(
+            Layer.provide(RpcSerialization.layerNdjson),
+            Layer.provide(FetchHttpClient.layer)
+          )
+        )
+      ))
+    const gateway = yield* Layer.build(
+      HttpApiBuilder.serve().pipe(
+        Layer.provide(HttpApiBuilder.api(Gateway).pipe(Layer.provide(ApiLive), Layer.provide(Rest.layer(Gateway)))),
+        Layer.provide(accepted),
+        Layer.provide(named),
+        Layer.provideMerge(listen)
+      )
+    )
+    const port = Number(new URL(yield* address.pipe(Effect.provide(gateway))).port)
+    const send = (headers: Record<string, string | ReadonlyArray<string>>) =>
+      Effect.async<{ status: number; body: unknown }>((resume) => {
+        const req = httpRequest({ host: "127.0.0.1", port, path: "/api/stock", headers: headers as never }, (res) => {
+          let text = ""
+          res.setEncoding("utf8")
+          res.on("data", (chunk: string) => (text += chunk))
+          res.on("end", () => resume(Effect.succeed({ status: res.statusCode ?? 0, body: JSON.parse(text) })))
+        })
+        req.on("error", (e) => resume(Effect.die(e)))
+        req.end()
       })
-      req.on("error", (e) => resume(Effect.die(e)))
-      req.end()
-    })
-  const issue = (options: ApiKey.IssueOptions) =>
-    Effect.gen(function*() {
-      const issued = yield* ApiKey.issue(options)
-      yield* Context.get(store, ApiKey.ApiKeyStore).save(issued.stored)
-      return issued
-    })
-  return { provider, send, issue, store }
-}).pipe(Effect.provide(TestIdentityProvider.layer()))
+    const issue = (options: ApiKey.IssueOptions) =>
+      Effect.gen(function*() {
+        const issued = yield* ApiKey.issue(options)
+        yield* Context.get(store, ApiKey.ApiKeyStore).save(issued.stored)
+        return issued
+      })
+    return { provider, send, issue, store }
+  }).pipe(Effect.provide(TestIdentityProvider.layer()))
 
 describe("API keys between two real servers", () => {
   it.scoped("a key authenticates as its service at both hops, in x-api-key or the ApiKey scheme", () =>
@@ -135,6 +140,15 @@ describe("API keys between two real servers", () => {
       }
       expect(yield* send({ "x-api-key": Redacted.value(key) })).toEqual(expected)
       expect(yield* send({ authorization: `ApiKey ${Redacted.value(key)}` })).toEqual(expected)
+    }))
+
+  it.scoped("a service that names its own key header reads keys there, and forwards them there", () =>
+    Effect.gen(function*() {
+      const { issue, send } = yield* setupWith("x-service-key")
+      const { key } = yield* issue({ subject: "billing", tenant: "acme", scopes: ["stock.read"] })
+      const res = yield* send({ "x-service-key": Redacted.value(key) })
+      expect(res).toMatchObject({ status: 200, body: { inventory: { subject: "billing", via: "api_key" } } })
+      expect((yield* send({ "x-api-key": Redacted.value(key) })).status).toBe(401)
     }))
 
   it.scoped("tokens still work beside keys; both at once, or a doubled key header, are refused", () =>

@@ -6,7 +6,10 @@
  *
  * @since 0.2.0
  */
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
 import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import { Unauthenticated } from "./AuthError.js"
 
@@ -146,6 +149,34 @@ export const fromAuthorization = (value: string): Either.Either<Bearer, Unauthen
 /** The header an API key is sent in by default. */
 export const apiKeyHeader = "x-api-key"
 
+/**
+ * The header API keys are read from and sent in: `x-api-key` unless
+ * `layerApiKeyHeader` names another. Read by both transports and by
+ * outbound clients from the services of the request or call.
+ *
+ * @since 0.2.0
+ */
+export class ApiKeyHeader extends Context.Reference<ApiKeyHeader>()("@warden/core/ApiKeyHeader", {
+  defaultValue: (): string => apiKeyHeader
+}) {}
+
+/** A header name that is not an HTTP token (RFC 9110 §5.1), or one Warden reads for something else. */
+export class InvalidHeaderName extends Data.TaggedError("InvalidHeaderName")<{ readonly message: string }> {}
+
+/**
+ * Reads and sends API keys in `name` instead of `x-api-key`.
+ *
+ * @since 0.2.0
+ */
+export const layerApiKeyHeader = (name: string): Layer.Layer<ApiKeyHeader, InvalidHeaderName> => {
+  const lower = name.toLowerCase()
+  return /^[a-z0-9!#$%&'*+\-.^_`|~]{1,64}$/.test(lower) && lower !== "authorization" && lower !== "x-tenant" ?
+    Layer.succeed(ApiKeyHeader, lower) :
+    Layer.fail(
+      new InvalidHeaderName({ message: `'${name}' cannot carry API keys: it must be a header name of its own` })
+    )
+}
+
 // An API key's text: printable, no spaces, no commas, at most 256 characters.
 const apiKeyPattern = /^[A-Za-z0-9\-._~+/=]{1,256}$/
 const apiKeySchemePattern = /^[Aa][Pp][Ii][Kk][Ee][Yy] +([A-Za-z0-9\-._~+/=]{1,256})$/
@@ -157,14 +188,15 @@ const apiKeySchemePattern = /^[Aa][Pp][Ii][Kk][Ee][Yy] +([A-Za-z0-9\-._~+/=]{1,2
  *
  * @since 0.2.0
  */
-export const fromApiKey = (value: string): Either.Either<ApiKey, Unauthenticated> =>
+export const fromApiKey = (value: string, header: string = apiKeyHeader): Either.Either<ApiKey, Unauthenticated> =>
   apiKeyPattern.test(value) ?
     Either.right(apiKey(value)) :
-    malformed(`the ${apiKeyHeader} header must be one API key of at most 256 characters`)
+    malformed(`the ${header} header must be one API key of at most 256 characters`)
 
 /**
  * The credentials of a request from its `authorization` and API key header
- * values (either may be absent): both present is `conflicting_credentials`,
+ * values (either may be absent; `header` names the API key header in
+ * messages): both present is `conflicting_credentials`,
  * neither is `missing_credentials`. `authorization` takes the `Bearer`
  * scheme (RFC 6750) or the `ApiKey` scheme.
  *
@@ -172,17 +204,18 @@ export const fromApiKey = (value: string): Either.Either<ApiKey, Unauthenticated
  */
 export const fromHeaderValues = (
   authorization: string | undefined,
-  key: string | undefined
+  key: string | undefined,
+  header: string = apiKeyHeader
 ): Either.Either<Credential, Unauthenticated> => {
   if (authorization !== undefined && key !== undefined) {
     return Either.left(
       Unauthenticated.of(
         "conflicting_credentials",
-        `the request carries both an authorization header and an ${apiKeyHeader} header; send one`
+        `the request carries both an authorization header and an ${header} header; send one`
       )
     )
   }
-  if (key !== undefined) return fromApiKey(key)
+  if (key !== undefined) return fromApiKey(key, header)
   if (authorization === undefined) return Either.left(missing)
   const scheme = apiKeySchemePattern.exec(authorization)
   if (scheme !== null) return Either.right(apiKey(scheme[1]!))

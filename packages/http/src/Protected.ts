@@ -190,7 +190,8 @@ const conflicting = Unauthenticated.of(
 
 /** How many times each credential header came, where the platform tells (Node's raw headers). */
 const credentialHeaderCounts = (
-  request: HttpServerRequest.HttpServerRequest
+  request: HttpServerRequest.HttpServerRequest,
+  apiKeyHeader: string
 ): { readonly authorization: number; readonly apiKey: number } | undefined => {
   const raw = (request.source as { readonly rawHeaders?: unknown } | null | undefined)?.rawHeaders
   if (!Array.isArray(raw)) return undefined
@@ -200,24 +201,26 @@ const credentialHeaderCounts = (
     const name = raw[i]
     if (typeof name !== "string") continue
     if (name.length === 13 && name.toLowerCase() === "authorization") authorization++
-    else if (name.length === Credential.apiKeyHeader.length && name.toLowerCase() === Credential.apiKeyHeader) apiKey++
+    else if (name.length === apiKeyHeader.length && name.toLowerCase() === apiKeyHeader) apiKey++
   }
   return { authorization, apiKey }
 }
 
 /**
  * The request's credentials, read strictly from its own headers: a bearer
- * token or an API key in `authorization`, or an API key in `x-api-key`.
+ * token or an API key in `authorization`, or an API key in its own header
+ * (`x-api-key` unless `Credential.layerApiKeyHeader` names another).
  * Node keeps only the first of two `authorization` headers (and joins two
  * `x-api-key` headers), so the raw headers are counted and a second one is
  * refused (`conflicting_credentials`), as are both kinds at once.
  */
 export const credentialOf = (
-  request: HttpServerRequest.HttpServerRequest
+  request: HttpServerRequest.HttpServerRequest,
+  apiKeyHeader: string = Credential.apiKeyHeader
 ): Either.Either<Credential.Credential, Unauthenticated> => {
-  const counts = credentialHeaderCounts(request)
+  const counts = credentialHeaderCounts(request, apiKeyHeader)
   if (counts !== undefined && (counts.authorization > 1 || counts.apiKey > 1)) return Either.left(conflicting)
-  return Credential.fromHeaderValues(request.headers["authorization"], request.headers[Credential.apiKeyHeader])
+  return Credential.fromHeaderValues(request.headers["authorization"], request.headers[apiKeyHeader], apiKeyHeader)
 }
 
 /**
@@ -243,7 +246,7 @@ export const layer = (
         operations.get(routeKey(route.value.route.method, route.value.route.path)) ?? unknownRoute :
         unknownRoute
       const answer = guard.runNow({
-        credential: credentialOf(request),
+        credential: credentialOf(request, Context.get(context, Credential.ApiKeyHeader)),
         tenant: request.headers[tenantHeader],
         operation
       }, fiber)

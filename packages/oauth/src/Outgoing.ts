@@ -24,6 +24,7 @@
 import type { Forbidden } from "@warden/core/AuthError"
 import { Unauthenticated } from "@warden/core/AuthError"
 import { CallerCredentials } from "@warden/core/Caller"
+import { ApiKeyHeader } from "@warden/core/Credential"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -131,9 +132,6 @@ export type Headers = Readonly<Record<string, string>>
 
 const bearer = (token: Redacted.Redacted<string>): Headers => ({ authorization: `Bearer ${Redacted.value(token)}` })
 
-/** The header that carries an API key. */
-export const apiKeyHeader = "x-api-key"
-
 /** The header that carries the tenant a call acts for. */
 export const tenantHeader = "x-tenant"
 
@@ -161,51 +159,54 @@ export const headersFor = (
   client: string,
   credentials: Credentials
 ): Effect.Effect<Headers, OutboundError> =>
-  Effect.flatMap(Effect.serviceOption(CallerCredentials), (caller): Effect.Effect<Headers, OutboundError> => {
-    // Inside a request, a call that carries a token carries the request's tenant with it.
-    const withTenant = (headers: Headers): Effect.Effect<Headers, Forbidden> => {
-      if (Option.isNone(caller)) return Effect.succeed(headers)
-      const tenant = caller.value.tenant
-      return Either.isLeft(tenant) ?
-        Effect.fail(tenant.left) :
-        Effect.succeed({ ...headers, [tenantHeader]: tenant.right })
-    }
-    switch (credentials._tag) {
-      case "Service":
-        return Effect.flatMap(credentials.source.token, (token) => withTenant(bearer(token.value)))
-      case "ApiKey":
-        return withTenant({ [apiKeyHeader]: Redacted.value(credentials.key) })
-      case "Token":
-        return Effect.zipRight(
-          checkMargin(credentials.expiresAt, credentials.margin, "the token"),
-          withTenant(bearer(credentials.token))
-        )
-      case "Anonymous":
-        return Option.isSome(caller) ?
-          Effect.fail(
-            new MissingCredentials({
-              client,
-              description: "the call would carry no token while the current request is authenticated; " +
-                "forward the caller's token or use a service token"
-            })
-          ) :
-          Effect.succeed({})
-      case "Forward": {
-        if (Option.isNone(caller)) {
-          return Effect.fail(
-            new MissingCredentials({
-              client,
-              description: "the client forwards the caller's token, but there is no authenticated caller here"
-            })
+  Effect.flatMap(
+    Effect.zip(Effect.serviceOption(CallerCredentials), ApiKeyHeader),
+    ([caller, apiKeyHeader]): Effect.Effect<Headers, OutboundError> => {
+      // Inside a request, a call that carries a token carries the request's tenant with it.
+      const withTenant = (headers: Headers): Effect.Effect<Headers, Forbidden> => {
+        if (Option.isNone(caller)) return Effect.succeed(headers)
+        const tenant = caller.value.tenant
+        return Either.isLeft(tenant) ?
+          Effect.fail(tenant.left) :
+          Effect.succeed({ ...headers, [tenantHeader]: tenant.right })
+      }
+      switch (credentials._tag) {
+        case "Service":
+          return Effect.flatMap(credentials.source.token, (token) => withTenant(bearer(token.value)))
+        case "ApiKey":
+          return withTenant({ [apiKeyHeader]: Redacted.value(credentials.key) })
+        case "Token":
+          return Effect.zipRight(
+            checkMargin(credentials.expiresAt, credentials.margin, "the token"),
+            withTenant(bearer(credentials.token))
+          )
+        case "Anonymous":
+          return Option.isSome(caller) ?
+            Effect.fail(
+              new MissingCredentials({
+                client,
+                description: "the call would carry no token while the current request is authenticated; " +
+                  "forward the caller's token or use a service token"
+              })
+            ) :
+            Effect.succeed({})
+        case "Forward": {
+          if (Option.isNone(caller)) {
+            return Effect.fail(
+              new MissingCredentials({
+                client,
+                description: "the client forwards the caller's token, but there is no authenticated caller here"
+              })
+            )
+          }
+          const { credentials: forwarded, expiresAt } = caller.value
+          return Effect.zipRight(
+            checkMargin(expiresAt, credentials.margin, "the caller's token"),
+            withTenant(
+              forwarded._tag === "Bearer" ? bearer(forwarded.token) : { [apiKeyHeader]: Redacted.value(forwarded.key) }
+            )
           )
         }
-        const { credentials: forwarded, expiresAt } = caller.value
-        return Effect.zipRight(
-          checkMargin(expiresAt, credentials.margin, "the caller's token"),
-          withTenant(
-            forwarded._tag === "Bearer" ? bearer(forwarded.token) : { [apiKeyHeader]: Redacted.value(forwarded.key) }
-          )
-        )
       }
     }
-  })
+  )

@@ -84,6 +84,17 @@ describe("bearer parsing (RFC 6750 §2.1)", () => {
     }
   })
 
+  it("reads the API key from the header the service names instead, and only from it", () => {
+    const key = `wk_${"0123456789abcdef".repeat(5)}`
+    const read = (headers: Record<string, string>) => {
+      const result = Bearer.fromHeaders(headers, undefined, "x-service-key")
+      return Either.isLeft(result) ? result.left.reason : `${result.right._tag} ${Credential.secretOf(result.right)}`
+    }
+    expect(read({ "x-service-key": key })).toBe(`ApiKey ${key}`)
+    expect(read({ "x-api-key": key })).toBe("missing_credentials")
+    expect(read({ "x-service-key": key, authorization: "Bearer t" })).toBe("conflicting_credentials")
+  })
+
   it.prop(
     "a refusal never echoes the header it refused",
     [FastCheck.string({ minLength: 1, maxLength: 64 })],

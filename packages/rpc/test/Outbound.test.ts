@@ -15,7 +15,7 @@ import * as RpcSerialization from "@effect/rpc/RpcSerialization"
 import * as RpcServer from "@effect/rpc/RpcServer"
 import * as RpcTest from "@effect/rpc/RpcTest"
 import { describe, expect, it } from "@effect/vitest"
-import { AuditLog, Authenticator, CurrentTenant, CurrentUser, Policy, Principal } from "@warden/core"
+import { AuditLog, Authenticator, Credential, CurrentTenant, CurrentUser, Policy, Principal } from "@warden/core"
 import { TokenSource } from "@warden/oauth"
 import { Authentication, Outbound, Protected } from "@warden/rpc"
 import * as Chunk from "effect/Chunk"
@@ -334,5 +334,17 @@ describe("Outbound.apiKey", () => {
     Effect.gen(function*() {
       const headers = yield* Outbound.headersFor("billing", Outbound.apiKey("wk_key"))
       expect(headers).toEqual({ "x-api-key": "wk_key" })
+      const renamed = yield* Outbound.headersFor("billing", Outbound.apiKey("wk_key")).pipe(
+        Effect.provide(Credential.layerApiKeyHeader("X-Service-Key"))
+      )
+      expect(renamed).toEqual({ "x-service-key": "wk_key" })
+    }))
+
+  it.effect("a header that cannot carry keys is refused when the layer is built", () =>
+    Effect.gen(function*() {
+      for (const name of ["authorization", "x-tenant", "bad header", ""]) {
+        const exit = yield* Effect.exit(Layer.build(Credential.layerApiKeyHeader(name)).pipe(Effect.scoped))
+        expect(exit).toMatchObject({ _tag: "Failure", cause: { _tag: "Fail", error: { _tag: "InvalidHeaderName" } } })
+      }
     }))
 })

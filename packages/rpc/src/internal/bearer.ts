@@ -28,15 +28,16 @@ const conflicting = (name: string) =>
  */
 export const fromHeaders = (
   headers: Readonly<Record<string, string | undefined>>,
-  transport?: Transport
+  transport?: Transport,
+  apiKeyHeader: string = Credential.apiKeyHeader
 ): Either.Either<Credential.Credential, Unauthenticated> => {
   const authorization = headers["authorization"]
-  const apiKey = headers[Credential.apiKeyHeader]
+  const apiKey = headers[apiKeyHeader]
   if (transport !== undefined) {
     if (transport.authorization !== undefined && authorization !== transport.authorization) {
       return conflicting("authorization")
     }
-    if (transport.apiKey !== undefined && apiKey !== transport.apiKey) return conflicting(Credential.apiKeyHeader)
+    if (transport.apiKey !== undefined && apiKey !== transport.apiKey) return conflicting(apiKeyHeader)
   }
-  return Credential.fromHeaderValues(authorization, apiKey)
+  return Credential.fromHeaderValues(authorization, apiKey, apiKeyHeader)
 }

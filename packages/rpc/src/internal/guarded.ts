@@ -158,12 +158,13 @@ export const middleware = <Service>(key: string): Effect.Effect<Service, never, 
         const request = fiber.currentContext.unsafeMap.get(HttpServerRequest.HttpServerRequest.key) as
           | HttpServerRequest.HttpServerRequest
           | undefined
+        const apiKeyHeader = Context.get(fiber.currentContext, Credential.ApiKeyHeader)
         const transport = request === undefined ? undefined : {
           authorization: request.headers["authorization"],
-          apiKey: request.headers[Credential.apiKeyHeader]
+          apiKey: request.headers[apiKeyHeader]
         }
         const answer = guard.runNow({
-          credential: Bearer.fromHeaders(headers, transport),
+          credential: Bearer.fromHeaders(headers, transport, apiKeyHeader),
           tenant: headers[tenantHeader],
           operation: plan.operation
         }, fiber)
