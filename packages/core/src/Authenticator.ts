@@ -74,16 +74,17 @@ export const layerTest = (
  * })
  * ```
  */
-export const layerByKind = <E1 = never, R1 = never, E2 = never, R2 = never>(kinds: {
+export const layerByKind = <E1 = never, R1 = never, E2 = never, R2 = never, E3 = never, R3 = never>(kinds: {
   readonly Bearer?: Layer.Layer<Authenticator, E1, R1>
   readonly ApiKey?: Layer.Layer<Authenticator, E2, R2>
-}): Layer.Layer<Authenticator, E1 | E2, Exclude<R1 | R2, Scope.Scope>> =>
+  readonly PeerCertificate?: Layer.Layer<Authenticator, E3, R3>
+}): Layer.Layer<Authenticator, E1 | E2 | E3, Exclude<R1 | R2 | R3, Scope.Scope>> =>
   Layer.scoped(
     Authenticator,
     Effect.gen(function*() {
       const byKind = new Map<Credential["_tag"], Context.Tag.Service<Authenticator>>()
-      for (const kind of ["Bearer", "ApiKey"] as const) {
-        const layer = kinds[kind] as Layer.Layer<Authenticator, E1 | E2, R1 | R2> | undefined
+      for (const kind of ["Bearer", "ApiKey", "PeerCertificate"] as const) {
+        const layer = kinds[kind] as Layer.Layer<Authenticator, E1 | E2 | E3, R1 | R2 | R3> | undefined
         if (layer !== undefined) byKind.set(kind, Context.get(yield* Layer.build(layer), Authenticator))
       }
       return {
@@ -97,4 +98,4 @@ export const layerByKind = <E1 = never, R1 = never, E2 = never, R2 = never>(kind
         }
       }
     })
-  ) as Layer.Layer<Authenticator, E1 | E2, Exclude<R1 | R2, Scope.Scope>>
+  ) as Layer.Layer<Authenticator, E1 | E2 | E3, Exclude<R1 | R2 | R3, Scope.Scope>>

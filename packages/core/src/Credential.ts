@@ -30,8 +30,50 @@ export interface ApiKey {
   readonly key: Redacted.Redacted<string>
 }
 
+/**
+ * The certificate a TLS peer presented (mTLS), as the TLS stack read it off
+ * the socket: never from anything a client can set in a request.
+ *
+ * @since 0.2.0
+ */
+export interface PeerCertificate {
+  readonly _tag: "PeerCertificate"
+  /** Whether the TLS stack verified its chain against the server's trusted CAs, and its validity dates. */
+  readonly verified: boolean
+  /** Why not, when not: the TLS stack's code (`CERT_HAS_EXPIRED`, `UNABLE_TO_VERIFY_LEAF_SIGNATURE`, ...). */
+  readonly problem: string | null
+  /** Its subject alternative names of type URI (a SPIFFE ID, say) and DNS. */
+  readonly uris: ReadonlyArray<string>
+  readonly dnsNames: ReadonlyArray<string>
+  /** SHA-256 fingerprint, as the TLS stack gives it. */
+  readonly fingerprint256: string
+}
+
 /** Every kind of credential Warden authenticates. */
-export type Credential = Bearer | ApiKey
+export type Credential = Bearer | ApiKey | PeerCertificate
+
+/**
+ * A peer certificate credential, from what a TLS socket reports.
+ *
+ * @since 0.2.0
+ */
+export const peerCertificate = (fields: Omit<PeerCertificate, "_tag">): PeerCertificate => ({
+  _tag: "PeerCertificate",
+  ...fields
+})
+
+/** The subject alternative names of a certificate's `subjectaltname` text (`URI:a, DNS:b`), by kind. */
+export const subjectAltNames = (
+  text: string | undefined
+): { readonly uris: ReadonlyArray<string>; readonly dnsNames: ReadonlyArray<string> } => {
+  const uris: Array<string> = []
+  const dnsNames: Array<string> = []
+  for (const entry of (text ?? "").split(", ")) {
+    if (entry.startsWith("URI:")) uris.push(entry.slice(4))
+    else if (entry.startsWith("DNS:")) dnsNames.push(entry.slice(4).toLowerCase())
+  }
+  return { uris, dnsNames }
+}
 
 /**
  * An API key credential.
@@ -83,7 +125,11 @@ export const bearer = (token: Redacted.Redacted<string> | string): Bearer =>
  * @since 0.2.0
  */
 export const secretOf = (credential: Credential): string =>
-  credential._tag === "Bearer" ? BearerToken.secretOf(credential) : Redacted.value(credential.key)
+  credential._tag === "Bearer" ?
+    BearerToken.secretOf(credential) :
+    credential._tag === "ApiKey" ?
+    Redacted.value(credential.key) :
+    credential.fingerprint256
 
 /**
  * The refusal of an authenticator for credentials of a kind it does not
@@ -94,7 +140,11 @@ export const secretOf = (credential: Credential): string =>
 export const unsupported = (credential: Credential): Unauthenticated =>
   Unauthenticated.of(
     "unsupported_credential",
-    credential._tag === "ApiKey" ? "API keys are not accepted here" : "bearer tokens are not accepted here"
+    credential._tag === "ApiKey" ?
+      "API keys are not accepted here" :
+      credential._tag === "PeerCertificate" ?
+      "client certificates are not accepted here" :
+      "bearer tokens are not accepted here"
   )
 
 /** Longest authorization header accepted; longer is refused before any parsing. */

@@ -50,7 +50,7 @@ export const ClientId = Schema.String.pipe(
 export type ClientId = typeof ClientId.Type
 
 /** How the principal was authenticated. */
-export const AuthMethod = Schema.Literal("jwt", "introspection", "api_key", "test")
+export const AuthMethod = Schema.Literal("jwt", "introspection", "api_key", "mtls", "test")
 
 /** @since 0.1.0 */
 export type AuthMethod = typeof AuthMethod.Type

@@ -200,6 +200,15 @@ export const headersFor = (
             )
           }
           const { credentials: forwarded, expiresAt } = caller.value
+          if (forwarded._tag === "PeerCertificate") {
+            return Effect.fail(
+              new MissingCredentials({
+                client,
+                description: "the caller authenticated with a client certificate, which cannot be forwarded; " +
+                  "call with the service's own token or key"
+              })
+            )
+          }
           return Effect.zipRight(
             checkMargin(expiresAt, credentials.margin, "the caller's token"),
             withTenant(
