@@ -51,6 +51,11 @@ const program = Effect.gen(function*() {
       JSON.stringify(report.apiKeyStock.body)
     }`
   )
+  yield* Console.log(
+    `GET /internal/stock/anvil at the inventory over mTLS as orders (its client certificate): ${report.mtls.withCertificate.status} ${
+      JSON.stringify(report.mtls.withCertificate.body)
+    }; without a certificate: ${report.mtls.without.status}`
+  )
   yield* Console.log("")
   yield* Console.log(bold("Audit log for tenant acme (gateway, orders and inventory .audit.jsonl)"))
   const acme = [

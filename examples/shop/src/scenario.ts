@@ -25,6 +25,7 @@ import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { mkdirSync, readFileSync, rmSync } from "node:fs"
+import { request as httpsRequest } from "node:https"
 import { join } from "node:path"
 import { PlacedOrder } from "./gateway.js"
 import { clients, Identity, people, resources } from "./identity.js"
@@ -64,6 +65,11 @@ export interface Report {
   readonly restStock: { readonly status: number; readonly body: unknown }
   /** The same read by the reports service with its API key. */
   readonly apiKeyStock: { readonly status: number; readonly body: unknown }
+  /** Orders at the inventory's internal mTLS edge, with its client certificate and without one. */
+  readonly mtls: {
+    readonly withCertificate: { readonly status: number; readonly body: unknown }
+    readonly without: { readonly status: number; readonly body: unknown }
+  }
   readonly burst: {
     readonly orders: number
     readonly failed: number
@@ -104,6 +110,19 @@ const refusalOf = (body: unknown): unknown => {
   const decoded = Schema.decodeUnknownEither(Schema.Union(AuthError.Unauthenticated, AuthError.Forbidden))(body)
   return decoded._tag === "Right" ? decoded.right : body
 }
+
+/** A GET over TLS with the given CA and, when given, a client certificate. */
+const tlsGet = (url: string, tls: { readonly ca: Buffer; readonly key?: Buffer; readonly cert?: Buffer }) =>
+  Effect.async<{ status: number; body: unknown }>((resume) => {
+    const req = httpsRequest(url, { ...tls, agent: false }, (res) => {
+      let text = ""
+      res.setEncoding("utf8")
+      res.on("data", (chunk: string) => (text += chunk))
+      res.on("end", () => resume(Effect.succeed({ status: res.statusCode ?? 0, body: JSON.parse(text) as unknown })))
+    })
+    req.on("error", (e) => resume(Effect.die(e)))
+    req.end()
+  })
 
 /** The `kid` a token was signed with. */
 const kidOf = (token: string): string | undefined =>
@@ -312,6 +331,12 @@ export const scenario = (auditDir: string) =>
       Effect.orDie
     )
 
+    // Service to service over mTLS: orders reads acme's stock at the inventory's internal edge with its client
+    // certificate, no token; the same request without a certificate is refused.
+    const internalUrl = `${services.urls.internal}/internal/stock/anvil`
+    const mtlsStock = yield* tlsGet(internalUrl, { ...services.ordersCertificate })
+    const mtlsWithout = yield* tlsGet(internalUrl, { ca: services.ordersCertificate.ca })
+
     yield* Scope.close(servicesScope, Exit.void)
     const readAudit = (service: string): ReadonlyArray<AuditLog.AuditEvent> =>
       readFileSync(auditPath(service), "utf8").split("\n").filter((l) => l.length > 0).map((l) =>
@@ -326,6 +351,7 @@ export const scenario = (auditDir: string) =>
       stock: { globexBefore, globexAfter },
       restStock,
       apiKeyStock,
+      mtls: { withCertificate: mtlsStock, without: mtlsWithout },
       burst: burstResult
     } satisfies Report
   }).pipe(Effect.scoped)

@@ -23,6 +23,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import { createServer } from "node:http"
+import { createServer as createTlsServer } from "node:https"
 import { serviceAttribute } from "./telemetry.js"
 
 /** Where a service trusts tokens from, and what audience it is. */
@@ -122,4 +123,36 @@ export const serveRest = (options: {
     return yield* HttpServer.addressFormattedWith((address) => Effect.succeed(address)).pipe(
       Effect.provide(context)
     )
+  })
+
+/**
+ * Starts an HttpApi over TLS that asks every client for a certificate and
+ * lets Warden decide on it (`PeerIdentity`): the server trusts `pki.ca`.
+ */
+export const serveTls = (options: {
+  readonly api: Layer.Layer<HttpApi.Api, never, Authenticator.Authenticator | AuditLog.AuditLog>
+  readonly peers: Layer.Layer<Authenticator.Authenticator>
+  readonly tls: { readonly ca: Buffer; readonly key: Buffer; readonly cert: Buffer }
+  readonly auditPath: string
+}): Effect.Effect<string, unknown, Scope.Scope> =>
+  Effect.gen(function*() {
+    const tls = () =>
+      createTlsServer({
+        key: options.tls.key,
+        cert: options.tls.cert,
+        ca: [options.tls.ca],
+        requestCert: true,
+        rejectUnauthorized: false
+      }) as unknown as ReturnType<typeof createServer>
+    const server = HttpApiBuilder.serve().pipe(
+      Layer.provide(options.api),
+      Layer.provide(options.peers),
+      Layer.provide(AuditFile.layer(options.auditPath)),
+      Layer.provide(NodeFileSystem.layer),
+      Layer.provideMerge(NodeHttpServer.layer(tls, { host: "127.0.0.1", port: 0 }))
+    )
+    const context = yield* Layer.build(server)
+    return yield* HttpServer.addressWith((address) =>
+      Effect.succeed(address._tag === "TcpAddress" ? `https://127.0.0.1:${address.port}` : "")
+    ).pipe(Effect.provide(context))
   })

@@ -6,6 +6,7 @@
  * `npm run serve` (fixed ports, for curl).
  */
 import { ApiKey } from "@warden/core"
+import { TestPki } from "@warden/testing"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -13,9 +14,10 @@ import { join } from "node:path"
 import { GatewayLive } from "./gateway.js"
 import type { Identity } from "./identity.js"
 import { resources } from "./identity.js"
+import { InternalLive, ordersSpiffeId, Peers } from "./internal.js"
 import { Inventory, InventoryHandlers, Stock } from "./inventory.js"
 import { Orders, OrdersHandlers } from "./orders.js"
-import { serve, serveRest } from "./services.js"
+import { serve, serveRest, serveTls } from "./services.js"
 
 /** Ports for the three services; each defaults to a free one. */
 export interface Ports {
@@ -66,5 +68,18 @@ export const start = (identity: Identity, auditDir: string, ports: Ports = {}) =
       keys,
       ...(ports.gateway === undefined ? {} : { port: ports.gateway })
     })
-    return { urls: { gateway, orders, inventory }, stock, reportsKey: reports.key }
+    // The inventory's internal edge over mTLS, and orders' client certificate for it.
+    const pki = yield* TestPki.make({ clients: { orders: { san: `URI:${ordersSpiffeId}` } } })
+    const internal = yield* serveTls({
+      api: InternalLive.pipe(Layer.provide(Layer.succeedContext(stock))),
+      peers: Peers,
+      tls: { ca: pki.ca, ...pki.server },
+      auditPath: auditPath("inventory-internal")
+    })
+    return {
+      urls: { gateway, orders, inventory, internal },
+      stock,
+      reportsKey: reports.key,
+      ordersCertificate: { ca: pki.ca, ...pki.client("orders") }
+    }
   })

@@ -107,6 +107,13 @@ describe("the shop scenario: identity, orders and inventory over HTTP on loopbac
         expect.objectContaining({ subject: "reports", tenant: "acme", decision: "allowed" })
       )
 
+      // Orders over mTLS, by its certificate alone; refused without one.
+      expect(report.mtls.withCertificate).toEqual({
+        status: 200,
+        body: { caller: "orders", tenant: "acme", available: expect.any(Number) }
+      })
+      expect(report.mtls.without).toMatchObject({ status: 401, body: { reason: "missing_credentials" } })
+
       // 2. The leak attempt: refused at orders, audited under acme, globex's stock untouched.
       expect(step(2).reason).toBe("Forbidden (insufficient_scope, tenant_not_signed)")
       expect(report.stock.globexAfter).toBe(report.stock.globexBefore)

@@ -15,15 +15,12 @@ import * as HttpServer from "@effect/platform/HttpServer"
 import { describe, expect, it } from "@effect/vitest"
 import { AuditLog, CurrentTenant, CurrentUser, PeerIdentity, Policy } from "@warden/core"
 import { Protected } from "@warden/http"
+import { TestPki } from "@warden/testing"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
-import { execFileSync } from "node:child_process"
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import type * as Http from "node:http"
 import { createServer, request } from "node:https"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
 
 const Api = HttpApi.make("inventory").add(
   Protected.group(
@@ -40,69 +37,15 @@ const StockLive = HttpApiBuilder.group(
     h.handle("read", () => Effect.all({ subject: Effect.map(CurrentUser, (u) => u.subject), tenant: CurrentTenant }))
 )
 
-/** A CA, a server certificate for 127.0.0.1 and client certificates, made with openssl in a temporary directory. */
-const makePki = () => {
-  const dir = mkdtempSync(join(tmpdir(), "warden-mtls-"))
-  const at = (name: string) => join(dir, name)
-  const ssl = (...args: ReadonlyArray<string>) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" })
-  const key = (name: string) =>
-    ssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", at(name))
-  const ca = (name: string) => {
-    key(`${name}.key`)
-    ssl(
-      "req",
-      "-x509",
-      "-new",
-      "-key",
-      at(`${name}.key`),
-      "-out",
-      at(`${name}.crt`),
-      "-days",
-      "2",
-      "-subj",
-      `/CN=${name}`
-    )
-  }
-  const leaf = (name: string, issuer: string, san: string, days: string) => {
-    key(`${name}.key`)
-    ssl("req", "-new", "-key", at(`${name}.key`), "-out", at(`${name}.csr`), "-subj", `/CN=${name}`)
-    writeFileSync(at(`${name}.ext`), `subjectAltName=${san}\n`)
-    ssl(
-      "x509",
-      "-req",
-      "-in",
-      at(`${name}.csr`),
-      "-CA",
-      at(`${issuer}.crt`),
-      "-CAkey",
-      at(`${issuer}.key`),
-      "-CAcreateserial",
-      "-out",
-      at(`${name}.crt`),
-      "-days",
-      days,
-      "-extfile",
-      at(`${name}.ext`)
-    )
-  }
-  ca("ca")
-  ca("other-ca")
-  leaf("server", "ca", "IP:127.0.0.1", "2")
-  leaf("orders", "ca", "URI:spiffe://shop.test/orders", "2")
-  leaf("mallory", "ca", "URI:spiffe://shop.test/mallory", "2")
-  leaf("forged", "other-ca", "URI:spiffe://shop.test/orders", "2")
-  leaf("expired", "ca", "URI:spiffe://shop.test/orders", "-1")
-  const read = (name: string) => readFileSync(at(name))
-  return {
-    ca: read("ca.crt"),
-    server: { key: read("server.key"), cert: read("server.crt") },
-    client: (name: string) => ({ key: read(`${name}.key`), cert: read(`${name}.crt`) }),
-    remove: () => rmSync(dir, { recursive: true, force: true })
-  }
-}
-
 const serve = Effect.gen(function*() {
-  const pki = yield* Effect.acquireRelease(Effect.sync(makePki), (p) => Effect.sync(p.remove))
+  const pki = yield* TestPki.make({
+    clients: {
+      orders: { san: "URI:spiffe://shop.test/orders" },
+      mallory: { san: "URI:spiffe://shop.test/mallory" },
+      forged: { san: "URI:spiffe://shop.test/orders", otherCa: true },
+      expired: { san: "URI:spiffe://shop.test/orders", days: -1 }
+    }
+  })
   const tls = () =>
     createServer({
       ...pki.server,
