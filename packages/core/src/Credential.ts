@@ -62,6 +62,38 @@ export const peerCertificate = (fields: Omit<PeerCertificate, "_tag">): PeerCert
   ...fields
 })
 
+/** What Warden reads of a TLS socket (Node's `TLSSocket`), structurally: core depends on no platform. */
+export interface TlsSocketLike {
+  readonly encrypted?: boolean
+  readonly authorized?: boolean
+  readonly authorizationError?: unknown
+  readonly getPeerCertificate?: () => { readonly subjectaltname?: string; readonly fingerprint256?: string } | null
+}
+
+/**
+ * The client certificate a TLS socket reports (the server asked for one), or
+ * `undefined` when the connection is not TLS or the client sent none.
+ *
+ * @since 0.2.0
+ */
+export const fromTlsSocket = (socket: TlsSocketLike | null | undefined): PeerCertificate | undefined => {
+  if (socket?.encrypted !== true || typeof socket.getPeerCertificate !== "function") return undefined
+  const certificate = socket.getPeerCertificate()
+  if (certificate === null || typeof certificate.fingerprint256 !== "string") return undefined
+  const names = subjectAltNames(certificate.subjectaltname)
+  return peerCertificate({
+    verified: socket.authorized === true,
+    problem: socket.authorized === true ? null : String(socket.authorizationError ?? "unverified"),
+    uris: names.uris,
+    dnsNames: names.dnsNames,
+    fingerprint256: certificate.fingerprint256
+  })
+}
+
+/** The socket of a platform request object (Node's `IncomingMessage`), when it has one. */
+export const socketOf = (source: unknown): TlsSocketLike | undefined =>
+  typeof source === "object" && source !== null ? (source as { readonly socket?: TlsSocketLike }).socket : undefined
+
 /** The subject alternative names of a certificate's `subjectaltname` text (`URI:a, DNS:b`), by kind. */
 export const subjectAltNames = (
   text: string | undefined

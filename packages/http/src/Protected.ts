@@ -223,36 +223,10 @@ export const credentialOf = (
   const authorization = request.headers["authorization"]
   const key = request.headers[apiKeyHeader]
   if (authorization === undefined && key === undefined) {
-    const peer = peerCertificateOf(request)
+    const peer = Credential.fromTlsSocket(Credential.socketOf(request.source))
     if (peer !== undefined) return Either.right(peer)
   }
   return Credential.fromHeaderValues(authorization, key, apiKeyHeader)
-}
-
-interface TlsSocketLike {
-  readonly encrypted?: boolean
-  readonly authorized?: boolean
-  readonly authorizationError?: unknown
-  readonly getPeerCertificate?: () => { readonly subjectaltname?: string; readonly fingerprint256?: string }
-}
-
-/**
- * The client certificate of a request that came over TLS (the server asked
- * for one), from the socket itself; `undefined` when there is none.
- */
-const peerCertificateOf = (request: HttpServerRequest.HttpServerRequest): Credential.PeerCertificate | undefined => {
-  const socket = (request.source as { readonly socket?: TlsSocketLike } | null | undefined)?.socket
-  if (socket?.encrypted !== true || typeof socket.getPeerCertificate !== "function") return undefined
-  const certificate = socket.getPeerCertificate()
-  if (certificate === null || typeof certificate.fingerprint256 !== "string") return undefined
-  const names = Credential.subjectAltNames(certificate.subjectaltname)
-  return Credential.peerCertificate({
-    verified: socket.authorized === true,
-    problem: socket.authorized === true ? null : String(socket.authorizationError ?? "unverified"),
-    uris: names.uris,
-    dnsNames: names.dnsNames,
-    fingerprint256: certificate.fingerprint256
-  })
 }
 
 /**

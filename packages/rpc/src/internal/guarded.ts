@@ -163,8 +163,14 @@ export const middleware = <Service>(key: string): Effect.Effect<Service, never, 
           authorization: request.headers["authorization"],
           apiKey: request.headers[apiKeyHeader]
         }
+        let credential = Bearer.fromHeaders(headers, transport, apiKeyHeader)
+        // No token and no key: over TLS, the client certificate the socket verified (never a header).
+        if (Either.isLeft(credential) && credential.left.reason === "missing_credentials" && request !== undefined) {
+          const peer = Credential.fromTlsSocket(Credential.socketOf(request.source))
+          if (peer !== undefined) credential = Either.right(peer)
+        }
         const answer = guard.runNow({
-          credential: Bearer.fromHeaders(headers, transport, apiKeyHeader),
+          credential,
           tenant: headers[tenantHeader],
           operation: plan.operation
         }, fiber)
