@@ -18,22 +18,9 @@ import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as Outgoing from "@warden/oauth/Outgoing"
 import * as Effect from "effect/Effect"
 
-/** How a client authenticates its calls. */
-export type Credentials = Outgoing.Credentials
-/** What can stop a call before it is sent. */
-export type OutboundError = Outgoing.OutboundError
-/** A call that would carry no token where one is required. */
-export const MissingCredentials = Outgoing.MissingCredentials
-/** Forward the caller's token (and the request's tenant). */
-export const forward = Outgoing.forward
-/** Use the service's own token. */
-export const service = Outgoing.service
-/** Send a token the caller holds. */
-export const token = Outgoing.token
-/** Send the service's API key. */
-export const apiKey = Outgoing.apiKey
-/** Send no token, and refuse to do so inside an authenticated request. */
-export const anonymous = Outgoing.anonymous
+// The credential choices are transport-neutral (`@warden/oauth/Outgoing`); `client` sends them.
+export { anonymous, apiKey, forward, MissingCredentials, service, token } from "@warden/oauth/Outgoing"
+export type { Credentials, OutboundError } from "@warden/oauth/Outgoing"
 
 /**
  * The `HttpClient` in context, with every request carrying the headers

@@ -91,14 +91,19 @@ export const fetch = (
       try: () => metadataUrls(issuer),
       catch: () => fail("insecure_url", "the issuer is not a URL")
     })
+    /** A 404 is kept apart from other failures: it sends the fetch to the next well-known URL. */
+    class NotFound {}
     const get = (url: string) =>
-      FetchJson.fetchJson(url, "issuer metadata", fail, {
-        ...options,
-        defaultMaxBytes: 64 * 1024,
-        span: "warden.discovery.fetch"
-      })
+      FetchJson.fetchJson<DiscoveryError | NotFound>(
+        url,
+        "issuer metadata",
+        (reason, message, status) => status === 404 ? new NotFound() : fail(reason, message),
+        { ...options, defaultMaxBytes: 64 * 1024, span: "warden.discovery.fetch" }
+      )
+    const notFound = fail("status", "the issuer metadata endpoint answered with HTTP 404")
     const fetched = yield* get(urls[0]!).pipe(
-      Effect.catchIf((e) => e.reason === "status" && e.message.endsWith("HTTP 404"), () => get(urls[1]!))
+      Effect.catchIf((e) => e instanceof NotFound, () => get(urls[1]!)),
+      Effect.mapError((e) => e instanceof NotFound ? notFound : e)
     )
     return yield* decode(fetched.json, issuer, options.allowInsecureLoopback === true)
   })

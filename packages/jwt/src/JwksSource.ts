@@ -9,7 +9,6 @@
 import type * as HttpClient from "@effect/platform/HttpClient"
 import * as Endpoint from "@warden/core/Endpoint"
 import * as Data from "effect/Data"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
@@ -132,13 +131,7 @@ export const decode = (document: unknown, maxAgeSeconds?: number): Either.Either
 }
 
 /** Options for fetching. */
-export interface FetchOptions {
-  /** Allows `http:` to a loopback host (127.0.0.0/8, ::1, localhost), for tests and local development. */
-  readonly allowInsecureLoopback?: boolean
-  readonly timeout?: Duration.DurationInput
-  /** The largest response body accepted, in bytes. */
-  readonly maxBytes?: number
-}
+export type FetchOptions = FetchJson.Options
 
 /** Checks a JWKS URL: https, or http to loopback when allowed. */
 export const checkUrl = (url: string, allowInsecureLoopback: boolean): Either.Either<URL, JwksFetchError> =>

@@ -46,26 +46,9 @@ import * as Stream from "effect/Stream"
 import { Authentication } from "./Authentication.js"
 import * as Guarded from "./internal/guarded.js"
 
-/** A call that would carry no token where one is required. */
-export const MissingCredentials = Outgoing.MissingCredentials
-/** @since 0.1.0 */
-export type MissingCredentials = Outgoing.MissingCredentials
-/** How a client authenticates its calls. */
-export type Credentials = Outgoing.Credentials
-/** What can stop a call before it is sent. */
-export type OutboundError = Outgoing.OutboundError
-/** Forward the caller's token. */
-export const forward = Outgoing.forward
-/** Use the service's own token. */
-export const service = Outgoing.service
-/** Send a token the caller holds. */
-export const token = Outgoing.token
-/** Send the service's API key. */
-export const apiKey = Outgoing.apiKey
-/** Send no token, and refuse to do so inside an authenticated request. */
-export const anonymous = Outgoing.anonymous
-/** The headers a call of `client` carries under `credentials`, or why it cannot be sent. */
-export const headersFor = Outgoing.headersFor
+// The credential choices are transport-neutral (`@warden/oauth/Outgoing`); the RPC clients below send them.
+export { anonymous, apiKey, forward, headersFor, MissingCredentials, service, token } from "@warden/oauth/Outgoing"
+export type { Credentials, OutboundError } from "@warden/oauth/Outgoing"
 
 /**
  * The client half of `Authentication`, registered as the RPC client looks it
@@ -106,11 +89,11 @@ export const layerManual: Layer.Layer<RpcMiddleware.ForClient<Authentication>> =
  */
 export const layerClient = (
   name: string,
-  credentials: Credentials
+  credentials: Outgoing.Credentials
 ): Layer.Layer<RpcMiddleware.ForClient<Authentication>> =>
   clientHalf(({ request }) =>
     Effect.map(
-      Effect.orDie(headersFor(name, credentials)),
+      Effect.orDie(Outgoing.headersFor(name, credentials)),
       (headers) => ({ ...request, headers: PlatformHeaders.merge(request.headers, PlatformHeaders.fromInput(headers)) })
     )
   )
@@ -127,9 +110,9 @@ type AnyFunction = (
  */
 export const make = <Rpcs extends Rpc.Any>(
   group: RpcGroup.RpcGroup<Rpcs>,
-  options: { readonly name: string; readonly credentials: Credentials }
+  options: { readonly name: string; readonly credentials: Outgoing.Credentials }
 ): Effect.Effect<
-  RpcClient.RpcClient<Rpcs, RpcClientError.RpcClientError | OutboundError>,
+  RpcClient.RpcClient<Rpcs, RpcClientError.RpcClientError | Outgoing.OutboundError>,
   never,
   RpcClient.Protocol | Scope.Scope | Exclude<Rpc.MiddlewareClient<Rpcs>, RpcMiddleware.ForClient<Authentication>>
 > =>
@@ -138,7 +121,7 @@ export const make = <Rpcs extends Rpc.Any>(
       string,
       unknown
     >
-    const headers = headersFor(options.name, options.credentials)
+    const headers = Outgoing.headersFor(options.name, options.credentials)
     const out: Record<string, unknown> = {}
     for (const rpc of group.requests.values() as Iterable<Rpc.AnyWithProps>) {
       const dot = rpc._tag.indexOf(".")
@@ -159,5 +142,5 @@ export const make = <Rpcs extends Rpc.Any>(
           Effect.flatMap(headers, (h) => send(h) as Effect.Effect<unknown, unknown>)
       }
     }
-    return out as unknown as RpcClient.RpcClient<Rpcs, RpcClientError.RpcClientError | OutboundError>
+    return out as unknown as RpcClient.RpcClient<Rpcs, RpcClientError.RpcClientError | Outgoing.OutboundError>
   })

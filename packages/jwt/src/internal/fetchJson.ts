@@ -18,8 +18,10 @@ import * as Stream from "effect/Stream"
 export type Failure = "insecure_url" | "timeout" | "transport" | "redirect" | "status" | "too_large" | "invalid"
 
 export interface Options {
+  /** Allows `http:` to a loopback host (127.0.0.0/8, ::1, localhost), for tests and local development. */
   readonly allowInsecureLoopback?: boolean
   readonly timeout?: Duration.DurationInput
+  /** The largest response body accepted, in bytes. */
   readonly maxBytes?: number
 }
 
@@ -36,7 +38,7 @@ export interface Fetched {
 export const fetchJson = <E>(
   url: string,
   what: string,
-  fail: (reason: Failure, message: string) => E,
+  fail: (reason: Failure, message: string, status?: number) => E,
   options: Options & { readonly defaultMaxBytes: number; readonly span: string }
 ): Effect.Effect<Fetched, E, HttpClient.HttpClient> =>
   Effect.gen(function*() {
@@ -53,7 +55,9 @@ export const fetchJson = <E>(
       return yield* Effect.fail(fail("redirect", `the ${what} endpoint answered with a redirect`))
     }
     if (response.status !== 200) {
-      return yield* Effect.fail(fail("status", `the ${what} endpoint answered with HTTP ${response.status}`))
+      return yield* Effect.fail(
+        fail("status", `the ${what} endpoint answered with HTTP ${response.status}`, response.status)
+      )
     }
     const declared = Number(response.headers["content-length"] ?? "0")
     const tooLarge = fail("too_large", `the ${what} is larger than ${maxBytes} bytes`)
