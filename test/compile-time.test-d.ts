@@ -7,7 +7,7 @@ import * as RpcClient from "@effect/rpc/RpcClient"
 import * as RpcGroup from "@effect/rpc/RpcGroup"
 import type * as RpcMiddleware from "@effect/rpc/RpcMiddleware"
 import * as RpcServer from "@effect/rpc/RpcServer"
-import { CurrentScopes, CurrentTenant, CurrentUser, Permission, Policy } from "@warden/core"
+import { CurrentScopes, CurrentTenant, CurrentUser, Permission, Policy, Roles } from "@warden/core"
 import { Authentication, Authorization, Outbound, Protected, ScopeContext, TenantContext } from "@warden/rpc"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -139,6 +139,21 @@ describe("4. permissions come from a typed catalogue", () => {
     // @ts-expect-error `billing:*` covers nothing in the catalogue
     Catalogue.grants({ allow: ["billing:*"] })
     expectTypeOf<Permission.Grant<"a:b:c">>().toEqualTypeOf<"a:b:c" | "a:b:*" | "a:*" | "*">()
+  })
+
+  it("a role grants and denies only what the catalogue declares, and keeps the union of its names", () => {
+    const roles = Roles.define(Catalogue, {
+      admin: { allow: ["*"], deny: ["tenant:user:list"] },
+      clerk: { allow: ["orders:*"] }
+    })
+    expectTypeOf<(typeof roles.names)[number]>().toEqualTypeOf<"admin" | "clerk">()
+    roles.role("clerk")
+    // @ts-expect-error not a declared role
+    roles.role("ghost")
+    // @ts-expect-error a permission outside the catalogue
+    Roles.define(Catalogue, { clerk: { allow: ["billing:invoice:pay"] } })
+    // @ts-expect-error a deny outside the catalogue
+    Roles.define(Catalogue, { clerk: { deny: ["orders:order:crate"] } })
   })
 })
 

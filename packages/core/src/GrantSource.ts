@@ -13,9 +13,12 @@
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import type { Unauthenticated } from "./AuthError.js"
+import { Unauthenticated } from "./AuthError.js"
+import * as GrantsCache from "./GrantsCache.js"
 import * as Permission from "./Permission.js"
 import type { Principal } from "./Principal.js"
+import type * as Roles from "./Roles.js"
+import * as RoleStore from "./RoleStore.js"
 import type * as Scopes from "./Scopes.js"
 import type { Grants } from "./Scopes.js"
 import type { TenantId } from "./Tenant.js"
@@ -79,3 +82,127 @@ export class GrantSource extends Context.Reference<GrantSource>()("@warden/core/
 
 /** Uses `source` for every request. */
 export const layer = (source: Service): Layer.Layer<GrantSource> => Layer.succeed(GrantSource, source)
+
+/**
+ * How `fromRoles` reads grants.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface RolesOptions {
+  /** Adds the token's own `permissions` and `deny` claims to the roles' grants. Default `false`. */
+  readonly withClaims?: boolean
+  /**
+   * The subject a role store knows the principal by. Default `principal.subject`; when several issuers are
+   * trusted and their subjects may collide, name them apart (`${principal.issuer} ${principal.subject}`).
+   */
+  readonly subjectOf?: (principal: Principal) => string
+}
+
+const storeDown = Unauthenticated.of("unavailable", "the role store or its cache cannot answer; try again later")
+
+/**
+ * Grants from roles per (subject, tenant): scopes from the token, permissions
+ * from the roles the `RoleStore` assigns the subject in the request's tenant
+ * (and the token's own when `withClaims`). Roles are cached in the
+ * `GrantsCache`; a store or cache that cannot answer refuses the request as
+ * `unavailable`, never allows.
+ *
+ * @example
+ * ```ts
+ * const Grants = GrantSource.layerRoles(roles).pipe(
+ *   Layer.provide(RoleStore.layerMemory()),
+ *   Layer.provide(GrantsCache.layerMemory({ ttl: "30 seconds" }))
+ * )
+ * ```
+ *
+ * @since 0.3.0
+ * @category constructors
+ */
+export const fromRoles = <R extends string>(
+  roles: Roles.Roles<R>,
+  options: RolesOptions = {}
+): Effect.Effect<Service, never, RoleStore.RoleStore | GrantsCache.GrantsCache> =>
+  Effect.gen(function*() {
+    const store = yield* RoleStore.RoleStore
+    const cache = yield* GrantsCache.GrantsCache
+    const subjectOf = options.subjectOf ?? ((principal: Principal) => principal.subject)
+    const withClaims = options.withClaims === true
+    // Grants by (scopes, role names); role names arrays come from the cache and are reused while cached.
+    const grantsBy = new WeakMap<Scopes.Scopes, WeakMap<ReadonlyArray<string>, Grants>>()
+    const toGrants = (principal: Principal, held: ReadonlyArray<string>): Grants => {
+      if (withClaims) {
+        const own = principal.permissions
+        const fromRoles = roles.grantsOf(held)
+        return {
+          scopes: principal.scopes,
+          permissions: compiledSet({
+            allow: [...fromRoles.allow, ...own.allow],
+            deny: [...fromRoles.deny, ...own.deny]
+          })
+        }
+      }
+      let byRoles = grantsBy.get(principal.scopes)
+      if (byRoles === undefined) grantsBy.set(principal.scopes, byRoles = new WeakMap())
+      let grants = byRoles.get(held)
+      if (grants === undefined) {
+        grants = { scopes: principal.scopes, permissions: roles.compiled(held) }
+        byRoles.set(held, grants)
+      }
+      return grants
+    }
+    const grantsNow = cache.getNow === undefined ? undefined : (principal: Principal, tenant: TenantId) => {
+      const held = cache.getNow!(subjectOf(principal), tenant)
+      return held === undefined ? undefined : toGrants(principal, held)
+    }
+    const service: Service = {
+      grants: (principal, tenant) => {
+        const subject = subjectOf(principal)
+        return cache.get(subject, tenant).pipe(
+          Effect.flatMap((lookup) =>
+            lookup._tag === "Hit" ?
+              Effect.succeed(lookup.roles) :
+              Effect.tap(store.rolesOf(subject, tenant), (held) => cache.set(subject, tenant, held, lookup.stamp))
+          ),
+          Effect.map((held) => toGrants(principal, held)),
+          Effect.catchAll(() => Effect.fail(storeDown))
+        )
+      },
+      ...(grantsNow === undefined ? {} : { grantsNow })
+    }
+    return service
+  })
+
+/**
+ * Reads grants from roles (see `fromRoles`) for every request.
+ *
+ * @since 0.3.0
+ * @category layers
+ */
+export const layerRoles = <R extends string>(
+  roles: Roles.Roles<R>,
+  options?: RolesOptions
+): Layer.Layer<GrantSource, never, RoleStore.RoleStore | GrantsCache.GrantsCache> =>
+  Layer.effect(GrantSource, fromRoles(roles, options))
+
+/**
+ * Replaces the roles `subject` holds in `tenant` and drops what every cache
+ * holds of them, so the change takes effect within the cache's invalidation
+ * delay rather than its time to live.
+ *
+ * @since 0.3.0
+ * @category constructors
+ */
+export const assign = (
+  subject: string,
+  tenant: string,
+  roles: ReadonlyArray<string>
+): Effect.Effect<
+  void,
+  RoleStore.RoleStoreUnavailable | GrantsCache.GrantsCacheUnavailable,
+  RoleStore.RoleStore | GrantsCache.GrantsCache
+> =>
+  Effect.gen(function*() {
+    yield* Effect.flatMap(RoleStore.RoleStore, (store) => store.assign(subject, tenant, roles))
+    yield* Effect.flatMap(GrantsCache.GrantsCache, (cache) => cache.invalidate(subject, tenant))
+  })

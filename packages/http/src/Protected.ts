@@ -37,6 +37,7 @@ import type { Forbidden } from "@warden/core/AuthError"
 import * as Caller from "@warden/core/Caller"
 import * as Credential from "@warden/core/Credential"
 import * as Guard from "@warden/core/Guard"
+import type * as Matrix from "@warden/core/Matrix"
 import * as Policy from "@warden/core/Policy"
 import { CurrentUser } from "@warden/core/Principal"
 import { CurrentScopes } from "@warden/core/Scopes"
@@ -283,3 +284,16 @@ export const layer = (
   )
   return Layer.merge(middlewares, render)
 }
+
+/**
+ * Every endpoint of a group with the policy it requires (or `"public"`), for
+ * `Matrix.make`.
+ *
+ * @since 0.3.0
+ * @category accessors
+ */
+export const procedures = (group: HttpApiGroup.HttpApiGroup.Any): ReadonlyArray<Matrix.Procedure> =>
+  Object.values((group as unknown as HttpApiGroup.HttpApiGroup.AnyWithProps).endpoints).map((endpoint) => {
+    const policy = Context.getOption(endpoint.annotations, RequiredPolicy)
+    return { name: endpoint.name, policy: policy._tag === "Some" ? policy.value : "public" }
+  })

@@ -16,10 +16,12 @@ import type * as Rpc from "@effect/rpc/Rpc"
 import * as RpcGroup from "@effect/rpc/RpcGroup"
 import type { AuditLog } from "@warden/core/AuditLog"
 import type { Authenticator } from "@warden/core/Authenticator"
+import type * as Matrix from "@warden/core/Matrix"
 import type * as Policy from "@warden/core/Policy"
 import type { CurrentUser } from "@warden/core/Principal"
 import type { CurrentScopes } from "@warden/core/Scopes"
 import type { CurrentTenant } from "@warden/core/Tenant"
+import * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Schema from "effect/Schema"
@@ -150,3 +152,17 @@ export const toLayer = <R extends Rpc.Any, H extends RpcGroup.HandlersFrom<R>, E
     H,
     Layer.Layer<Rpc.ToHandler<R>, EX, Exclude<RX, Scope> | RpcGroup.HandlersContext<R, H>>
   >
+
+/**
+ * Every procedure of a group with the policy it requires (or `"public"`),
+ * for `Matrix.make`.
+ *
+ * @since 0.3.0
+ * @category accessors
+ */
+export const procedures = <R extends Rpc.Any>(group: RpcGroup.RpcGroup<R>): ReadonlyArray<Matrix.Procedure> =>
+  [...group.requests.values()].map((rpc) => {
+    // `Rpc.Any` hides the annotations every rpc carries.
+    const policy = Context.getOption((rpc as unknown as Rpc.AnyWithProps).annotations, Authorization.RequiredPolicy)
+    return { name: rpc._tag, policy: policy._tag === "Some" ? policy.value : "public" }
+  })
