@@ -283,6 +283,7 @@ export const toPrincipal = (
     issuer: Intern.string(issuer),
     tokenId: jti.right ?? null,
     expiresAt: (exp as number | undefined) ?? null,
+    issuedAt: typeof claims["iat"] === "number" ? claims["iat"] : null,
     authenticatedBy: options.authenticatedBy,
     scopes,
     permissions: grants

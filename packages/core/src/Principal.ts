@@ -75,6 +75,8 @@ export class Principal extends Schema.Class<Principal>("@warden/Principal")({
   tokenId: Schema.NullOr(Schema.String),
   /** When the credential expires, in epoch seconds. */
   expiresAt: Schema.NullOr(Schema.Number),
+  /** When the credential was issued (`iat`), in epoch seconds; `null` when it does not say. */
+  issuedAt: Schema.NullOr(Schema.Number),
   authenticatedBy: AuthMethod,
   scopes: Scopes.FromArray,
   permissions: Permission.GrantsSchema
@@ -87,7 +89,7 @@ export class Principal extends Schema.Class<Principal>("@warden/Principal")({
 
 /**
  * Builds a principal with defaults for what is often absent: no other
- * tenants, no client id, no token id, no expiry, no scopes, no permissions.
+ * tenants, no client id, no token id, no expiry, no issue time, no scopes, no permissions.
  * Checks every field; throws on a malformed one (use it for code, not input).
  */
 export const make = (fields: {
@@ -99,6 +101,7 @@ export const make = (fields: {
   readonly issuer: string
   readonly tokenId?: string | null
   readonly expiresAt?: number | null
+  readonly issuedAt?: number | null
   readonly authenticatedBy?: AuthMethod
   readonly scopes?: ReadonlyArray<string>
   readonly permissions?: Partial<Permission.Grants>
@@ -112,6 +115,7 @@ export const make = (fields: {
     issuer: fields.issuer,
     tokenId: fields.tokenId ?? null,
     expiresAt: fields.expiresAt ?? null,
+    issuedAt: fields.issuedAt ?? null,
     authenticatedBy: fields.authenticatedBy ?? "test",
     scopes: fields.scopes ?? [],
     permissions: { allow: fields.permissions?.allow ?? [], deny: fields.permissions?.deny ?? [] }

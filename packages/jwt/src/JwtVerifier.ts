@@ -130,6 +130,18 @@ export class JwtVerifier extends Context.Tag("@warden/jwt/JwtVerifier")<JwtVerif
    * @since 0.2.0
    */
   readonly revoke: (principal: Principal) => Effect.Effect<void, NotRevocable | RevocationStore.RevocationUnavailable>
+  /**
+   * Refuses every token of a subject (from its issuer) issued at or before `before` (epoch seconds, default now):
+   * logout everywhere, tokens without `jti` included. The cutoff is kept as long as such a token could be
+   * accepted: `before` plus `maxLifetime` plus the clock skew. While it is kept, a token of the subject that does
+   * not say when it was issued (no `iat`) is refused too.
+   *
+   * @since 0.3.0
+   */
+  readonly revokeSubject: (
+    subject: RevocationStore.SubjectRef,
+    before?: number
+  ) => Effect.Effect<void, RevocationStore.RevocationUnavailable>
 }>() {}
 
 /**
@@ -329,6 +341,19 @@ export const make = (
       return revocations.revoke({ issuer: principal.issuer, tokenId: principal.tokenId }, until)
     }
 
+    const revokeSubject = (
+      subject: RevocationStore.SubjectRef,
+      before?: number
+    ): Effect.Effect<void, RevocationStore.RevocationUnavailable> =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        const cutoff = before ?? Math.floor(now / 1000)
+        return revocations.revokeSubject(
+          { issuer: subject.issuer, subject: subject.subject },
+          cutoff,
+          cutoff + maxLifetimeSeconds + skewSeconds
+        )
+      })
+
     /**
      * Headers that passed their checks, by their exact segment: the tokens of one key share a header, so it is
      * decoded and checked once, not once per token.
@@ -428,20 +453,18 @@ export const make = (
     }
 
     /** Whether the principal's token is revoked, from the store's memory: `undefined` when it must be asked. */
+    // The principal is the store's view of the token: issuer, jti, subject and iat, with no copy per request.
     const revokedNow = (principal: Principal, nowMs: number): Principal | Unauthenticated | undefined => {
-      if (principal.tokenId === null) return principal
-      const revoked = revocations.isRevokedNow?.({ issuer: principal.issuer, tokenId: principal.tokenId }, nowMs)
+      const revoked = revocations.isRevokedNow?.(principal, nowMs)
       return revoked === undefined ? undefined : revoked ? revokedRefusal : principal
     }
 
     const revokedLater = (principal: Principal): Effect.Effect<Principal | Unauthenticated> =>
-      principal.tokenId === null ?
-        Effect.succeed(principal) :
-        Effect.match(revocations.isRevoked({ issuer: principal.issuer, tokenId: principal.tokenId }), {
-          // Fail closed: a token whose revocation cannot be checked is refused, never accepted.
-          onFailure: () => unavailableRefusal,
-          onSuccess: (revoked) => revoked ? revokedRefusal : principal
-        })
+      Effect.match(revocations.isRevoked(principal), {
+        // Fail closed: a token whose revocation cannot be checked is refused, never accepted.
+        onFailure: () => unavailableRefusal,
+        onSuccess: (revoked) => revoked ? revokedRefusal : principal
+      })
 
     const entryOf = (principal: Principal, found: KeyStore.FoundKey): Cached => ({
       principal,
@@ -554,7 +577,7 @@ export const make = (
         return Effect.flatMap(answer, (a) => a instanceof Unauthenticated ? Effect.fail(a) : Effect.succeed(a))
       })
 
-    return { verify, verifyNow, cached: Effect.sync(() => cache?.size ?? 0), acceptedUntil, revoke }
+    return { verify, verifyNow, cached: Effect.sync(() => cache?.size ?? 0), acceptedUntil, revoke, revokeSubject }
   })
 
 /** The verifier as a layer. */

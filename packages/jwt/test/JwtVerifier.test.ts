@@ -135,7 +135,9 @@ describe("JwtVerifier", () => {
         Effect.map(RevocationStore.RevocationStore, (memory) => ({
           revoke: (token: RevocationStore.TokenRef, until: number) =>
             down ? Effect.fail(unavailable) : memory.revoke(token, until),
-          isRevoked: (token: RevocationStore.TokenRef) => down ? Effect.fail(unavailable) : memory.isRevoked(token)
+          revokeSubject: (subject: RevocationStore.SubjectRef, before: number, until: number) =>
+            down ? Effect.fail(unavailable) : memory.revokeSubject(subject, before, until),
+          isRevoked: (token: RevocationStore.Presented) => down ? Effect.fail(unavailable) : memory.isRevoked(token)
         }))
       ).pipe(Layer.provide(RevocationStore.layerMemory))
       const { sign, verifier } = yield* setup({}, {}, "ES256", flaky)
@@ -145,8 +147,8 @@ describe("JwtVerifier", () => {
       const fresh = yield* Effect.exit(verifier.verify(yield* sign({ jti: "t-fresh" })))
       expect(reasonOf(fresh)).toBe("unavailable")
       expect(reasonOf(yield* Effect.exit(verifier.verify(cachedToken)))).toBe("unavailable")
-      // A token without jti cannot be revoked, so the store is not asked.
-      expect(reasonOf(yield* Effect.exit(verifier.verify(yield* sign({ jti: undefined }))))).toBe("ok")
+      // A token without jti can still fall under a subject cutoff: the store is asked, and refuses when down.
+      expect(reasonOf(yield* Effect.exit(verifier.verify(yield* sign({ jti: undefined }))))).toBe("unavailable")
       const revoking = yield* Effect.exit(verifier.revoke(principal))
       expect(Exit.isFailure(revoking) && revoking.cause._tag === "Fail" && revoking.cause.error._tag).toBe(
         "RevocationUnavailable"
@@ -267,6 +269,36 @@ describe("one acceptance window: exp plus the clock skew, for the verifier, the 
       expect(reasonOf(yield* Effect.exit(verifier.verify(token)))).toBe("revoked")
       yield* TestClock.adjust("1 second")
       expect(reasonOf(yield* Effect.exit(verifier.verify(token)))).toBe("expired")
+    }))
+
+  it.scoped("revokeSubject refuses every token of the subject issued until then, cached or fresh, jti or not", () =>
+    Effect.gen(function*() {
+      const { sign, verifier } = yield* setup({ maxLifetime: "1 hour" })
+      yield* TestClock.adjust("100 seconds")
+      const withJti = yield* sign({ jti: "a-1" })
+      const withoutJti = yield* sign({ jti: undefined })
+      const otherUser = yield* sign({ sub: "bob" })
+      const principal = yield* verifier.verify(withJti)
+      yield* verifier.verify(withoutJti)
+      expect(principal.issuedAt).toBe(100)
+      yield* TestClock.adjust("10 seconds")
+      yield* verifier.revokeSubject(principal)
+      expect(reasonOf(yield* Effect.exit(verifier.verify(withJti)))).toBe("revoked")
+      expect(reasonOf(yield* Effect.exit(verifier.verify(withoutJti)))).toBe("revoked")
+      expect(verifier.verifyNow(withoutJti, 110_000)).toMatchObject({ reason: "revoked" })
+      expect(reasonOf(yield* Effect.exit(verifier.verify(otherUser)))).toBe("ok")
+      // A token issued after the cutoff (the next second) is accepted: logging in again works.
+      yield* TestClock.adjust("1 second")
+      expect(reasonOf(yield* Effect.exit(verifier.verify(yield* sign({ jti: "a-2" }))))).toBe("ok")
+      // A token that does not say when it was issued is refused while the cutoff is kept.
+      const noIat = yield* sign({ iat: undefined })
+      expect(reasonOf(yield* Effect.exit(verifier.verify(noIat)))).toBe("revoked")
+      // Kept for the longest lifetime plus the skew after the cutoff, then forgotten.
+      // The cutoff is at 110 s; it is kept until 110 + 3600 + 30.
+      yield* TestClock.adjust(`${110 + 3600 + 30 - 111 - 1} seconds`)
+      expect(reasonOf(yield* Effect.exit(verifier.verify(yield* sign({ iat: undefined }))))).toBe("revoked")
+      yield* TestClock.adjust("1 second")
+      expect(reasonOf(yield* Effect.exit(verifier.verify(yield* sign({ iat: undefined }))))).toBe("ok")
     }))
 
   it.scoped("a token past its exp but inside the skew is served from the cache, up to the end of the skew", () =>

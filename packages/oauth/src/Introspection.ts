@@ -10,6 +10,11 @@
  * request. When the endpoint cannot answer, authentication fails closed
  * (`unavailable`) and nothing is cached.
  *
+ * When an `IntrospectionCache` is in the context (`@warden/redis` has one),
+ * answers are shared through it too, under the same hash and for the same
+ * time, so instances ask the endpoint once per token between them. A shared
+ * cache that cannot answer refuses the request (`unavailable`).
+ *
  * @since 0.1.0
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
@@ -21,10 +26,13 @@ import * as Metrics from "@warden/core/Metrics"
 import type { Principal } from "@warden/core/Principal"
 import * as SingleFlight from "@warden/core/SingleFlight"
 import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import { createHash } from "node:crypto"
@@ -50,6 +58,66 @@ export interface Options extends ClientAuth, Claims.Mapping {
   /** Longest token accepted for introspection. Default 8 KiB. */
   readonly maxTokenBytes?: number
 }
+
+/**
+ * A shared cache could not answer or write.
+ *
+ * @since 0.3.0
+ * @category errors
+ */
+export class IntrospectionCacheUnavailable extends Data.TaggedError("@warden/IntrospectionCacheUnavailable")<{
+  readonly message: string
+}> {}
+
+/**
+ * An introspection answer as a shared cache keeps it: the claims of an
+ * active token (checked again when read), or that it is inactive.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export type Stored =
+  | { readonly active: true; readonly claims: Readonly<Record<string, unknown>> }
+  | { readonly active: false }
+
+/**
+ * A cache of introspection answers shared by instances, keyed by the
+ * SHA-256 of the token (base64url), never the token. An entry lives until
+ * `untilMillis`.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export class IntrospectionCache extends Context.Tag("@warden/oauth/IntrospectionCache")<IntrospectionCache, {
+  readonly get: (
+    key: string
+  ) => Effect.Effect<{ readonly stored: Stored; readonly until: number } | undefined, IntrospectionCacheUnavailable>
+  readonly set: (key: string, stored: Stored, untilMillis: number) => Effect.Effect<void, IntrospectionCacheUnavailable>
+}>() {}
+
+/**
+ * A shared cache in this process's memory: for tests, and the contract the
+ * shared layers follow.
+ *
+ * @since 0.3.0
+ * @category layers
+ */
+export const layerCacheMemory: Layer.Layer<IntrospectionCache> = Layer.sync(IntrospectionCache, () => {
+  const entries = new Map<string, { readonly stored: Stored; readonly until: number }>()
+  return {
+    get: (key) =>
+      Effect.map(Clock.currentTimeMillis, (now) => {
+        const entry = entries.get(key)
+        if (entry !== undefined && entry.until <= now) entries.delete(key)
+        return entry !== undefined && entry.until > now ? entry : undefined
+      }),
+    set: (key, stored, until) =>
+      Effect.map(Clock.currentTimeMillis, (now) => {
+        for (const [k, entry] of entries) if (entry.until <= now) entries.delete(k)
+        if (until > now) entries.set(key, { stored, until })
+      })
+  }
+})
 
 type Answer =
   | { readonly _tag: "Active"; readonly principal: Principal; readonly until: number }
@@ -101,27 +169,16 @@ export const make = (
       }
     }
 
-    const ask = (token: string, key: string): Effect.Effect<Answer, Unauthenticated> =>
+    const shared = Option.getOrUndefined(yield* Effect.serviceOption(IntrospectionCache))
+    const sharedUnavailable = Unauthenticated.of(
+      "unavailable",
+      "the token could not be checked: the shared introspection cache did not answer"
+    )
+
+    /** The answer for an introspection response's claims, checked as they arrived (from the endpoint or the cache). */
+    const answerOf = (claims: Record<string, unknown>, now: number): Effect.Effect<Answer, Unauthenticated> =>
       Effect.gen(function*() {
-        const body = yield* Endpoint.post(
-          {
-            url: options.introspectionEndpoint,
-            auth: options,
-            allowInsecureLoopback: options.allowInsecureLoopback,
-            timeout: options.timeout
-          },
-          { token, token_type_hint: "access_token" }
-        ).pipe(Effect.mapError(() => unavailable), Effect.provide(context))
-        const now = yield* Clock.currentTimeMillis
-        const claims = typeof body === "object" && body !== null ? body as Record<string, unknown> : undefined
-        if (claims === undefined || typeof claims["active"] !== "boolean") {
-          return yield* Unauthenticated.of("unavailable", "the introspection endpoint's answer is malformed")
-        }
-        if (claims["active"] !== true) {
-          const answer: Answer = { _tag: "Inactive", until: now + inactiveTtl }
-          remember(key, answer)
-          return answer
-        }
+        if (claims["active"] !== true) return { _tag: "Inactive", until: now + inactiveTtl } as const
         if (options.issuer !== undefined && claims["iss"] !== undefined && claims["iss"] !== options.issuer) {
           return yield* Unauthenticated.of("issuer", "the token's issuer is not accepted")
         }
@@ -137,8 +194,43 @@ export const make = (
           ...(options.issuer === undefined ? {} : { issuer: options.issuer })
         })
         const exp = principal.expiresAt === null ? Infinity : principal.expiresAt * 1000
-        const answer: Answer = { _tag: "Active", principal, until: Math.min(exp, now + maxTtl) }
+        return { _tag: "Active", principal, until: Math.min(exp, now + maxTtl) } as const
+      })
+
+    const ask = (token: string, key: string): Effect.Effect<Answer, Unauthenticated> =>
+      Effect.gen(function*() {
+        if (shared !== undefined) {
+          const found = yield* Effect.mapError(shared.get(key), () => sharedUnavailable)
+          if (found !== undefined) {
+            const now = yield* Clock.currentTimeMillis
+            const answer = yield* answerOf(found.stored.active ? { ...found.stored.claims, active: true } : {}, now)
+            const until = Math.min(answer.until, found.until)
+            remember(key, { ...answer, until })
+            return answer
+          }
+        }
+        const body = yield* Endpoint.post(
+          {
+            url: options.introspectionEndpoint,
+            auth: options,
+            allowInsecureLoopback: options.allowInsecureLoopback,
+            timeout: options.timeout
+          },
+          { token, token_type_hint: "access_token" }
+        ).pipe(Effect.mapError(() => unavailable), Effect.provide(context))
+        const now = yield* Clock.currentTimeMillis
+        const claims = typeof body === "object" && body !== null ? body as Record<string, unknown> : undefined
+        if (claims === undefined || typeof claims["active"] !== "boolean") {
+          return yield* Unauthenticated.of("unavailable", "the introspection endpoint's answer is malformed")
+        }
+        const answer = yield* answerOf(claims, now)
         remember(key, answer)
+        if (shared !== undefined) {
+          // The answer came from the authority: a cache that cannot keep it costs another question later, not a refusal.
+          yield* Effect.ignore(
+            shared.set(key, answer._tag === "Active" ? { active: true, claims } : { active: false }, answer.until)
+          )
+        }
         return answer
       })
 

@@ -6,6 +6,7 @@ import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { describe, expect, it } from "@effect/vitest"
 import { Introspection } from "@warden/oauth"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import * as TestClock from "effect/TestClock"
@@ -96,6 +97,42 @@ describe("Introspection", () => {
       yield* TestClock.adjust("1 second")
       yield* authenticate(a, "long")
       expect(endpoint.seen.length).toBe(before + 1)
+    }).pipe(Effect.provide(NodeHttpClient.layerUndici)))
+
+  it.scoped("with a shared cache, a second instance takes the first one's answers, checked again and no longer-lived", () =>
+    Effect.gen(function*() {
+      const endpoint = yield* IntrospectionEndpoint
+      const cache = yield* Layer.build(Introspection.layerCacheMemory)
+      const first = yield* Effect.provide(authenticator(endpoint), cache)
+      const second = yield* Effect.provide(authenticator(endpoint), cache)
+      endpoint.answer = active({ exp: 30, scope: "orders.read" })
+      yield* authenticate(first, "shared")
+      expect(yield* authenticate(second, "shared")).toMatchObject({ subject: "alice", tenant: "acme" })
+      expect(endpoint.seen).toHaveLength(1)
+      endpoint.answer = { status: 200, body: "{\"active\":false}" }
+      expect(yield* Effect.flip(authenticate(first, "gone"))).toMatchObject({ reason: "inactive" })
+      expect(yield* Effect.flip(authenticate(second, "gone"))).toMatchObject({ reason: "inactive" })
+      expect(endpoint.seen).toHaveLength(2)
+      // The shared entry ends with the token's exp: then the endpoint is asked again (and now says inactive).
+      yield* TestClock.adjust("29 seconds")
+      yield* authenticate(second, "shared")
+      expect(endpoint.seen).toHaveLength(2)
+      yield* TestClock.adjust("1 second")
+      expect((yield* Effect.flip(authenticate(second, "shared"))).reason).toBe("inactive")
+      expect(endpoint.seen).toHaveLength(3)
+    }).pipe(Effect.provide(NodeHttpClient.layerUndici)))
+
+  it.scoped("a shared cache that cannot answer refuses as unavailable, without asking the endpoint", () =>
+    Effect.gen(function*() {
+      const endpoint = yield* IntrospectionEndpoint
+      endpoint.answer = active({ exp: 3600 })
+      const down = Layer.succeed(Introspection.IntrospectionCache, {
+        get: () => Effect.fail(new Introspection.IntrospectionCacheUnavailable({ message: "down" })),
+        set: () => Effect.fail(new Introspection.IntrospectionCacheUnavailable({ message: "down" }))
+      })
+      const a = yield* Effect.provide(authenticator(endpoint), down)
+      expect(yield* Effect.flip(authenticate(a, "any"))).toMatchObject({ reason: "unavailable" })
+      expect(endpoint.seen).toHaveLength(0)
     }).pipe(Effect.provide(NodeHttpClient.layerUndici)))
 
   it.scoped("an inactive answer is reused briefly, then asked again", () =>
