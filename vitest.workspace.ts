@@ -12,6 +12,7 @@ export default defineWorkspace([
   pkg("oauth", "./packages/oauth"),
   pkg("rpc", "./packages/rpc"),
   pkg("http", "./packages/http"),
+  pkg("redis", "./packages/redis"),
   pkg("testing", "./packages/testing"),
   pkg("shop", "./examples/shop"),
   mergeConfig(shared, {
