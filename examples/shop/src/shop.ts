@@ -15,7 +15,7 @@ import { GatewayLive } from "./gateway.js"
 import type { Identity } from "./identity.js"
 import { resources } from "./identity.js"
 import { InternalLive, ordersSpiffeId, Peers } from "./internal.js"
-import { Inventory, InventoryHandlers, Stock } from "./inventory.js"
+import { Inventory, InventoryGrants, InventoryHandlers, Stock } from "./inventory.js"
 import { Orders, OrdersHandlers } from "./orders.js"
 import { serve, serveRest, serveTls } from "./services.js"
 
@@ -50,6 +50,7 @@ export const start = (identity: Identity, auditDir: string, ports: Ports = {}) =
       trust: trust(resources.inventory),
       auditPath: auditPath("inventory"),
       keys,
+      grants: InventoryGrants(),
       ...(ports.inventory === undefined ? {} : { port: ports.inventory })
     })
     const orders = yield* serve({
