@@ -42,6 +42,10 @@ const program = Effect.gen(function*() {
   yield* Console.log(
     `globex anvils before and after the leak attempt: ${report.stock.globexBefore} -> ${report.stock.globexAfter}`
   )
+  yield* Console.log(
+    `anvils before and after dave's adjustments: acme ${report.adjusted.acme.before} -> ${report.adjusted.acme.after}, ` +
+      `globex ${report.adjusted.globex.before} -> ${report.adjusted.globex.after}`
+  )
   yield* Console.log("")
   yield* Console.log(
     `GET /api/stock/anvil at the gateway as alice: ${report.restStock.status} ${JSON.stringify(report.restStock.body)}`
