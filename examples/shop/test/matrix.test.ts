@@ -5,6 +5,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Matrix, Policy, Roles } from "@warden/core"
 import { Protected } from "@warden/rpc"
+import { readFileSync } from "node:fs"
+import { fileURLToPath } from "node:url"
 import { InventoryRpcs, Perms, policies, roles } from "../src/inventory.js"
 import { inventoryMatrix, userScopes } from "../src/shop.js"
 
@@ -68,6 +70,11 @@ describe("the inventory's authorization matrix", () => {
         "refused: missing_permission permission inventory:stock:delete | " +
         "refused: missing_permission permission inventory:stock:delete |"
     )
+  })
+
+  it("is the table the README shows", () => {
+    const readme = readFileSync(fileURLToPath(new URL("../../../README.md", import.meta.url)), "utf8")
+    expect(readme).toContain(Matrix.toMarkdown(inventoryMatrix("acme")))
   })
 
   it("changes with a role: exactly the cells the changed roles decide differently", () => {
