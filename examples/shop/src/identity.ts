@@ -18,7 +18,7 @@
  *   service client) is allowed, or all of that when no scope is asked. Tokens
  *   are RFC 9068 JWTs signed ES256 by `TokenIssuer`, carrying `iss`, `aud`,
  *   `sub`, `client_id`, `tid`, `scope`, `iat`, `exp`, `jti` (and `tenants`
- *   for services); times come from the Effect `Clock` of the fiber that
+ *   for services and for people who work for several tenants); times come from the Effect `Clock` of the fiber that
  *   started the service. Errors follow RFC 6749 §5.2 and RFC 8707 §2; no
  *   error ever echoes a parameter, a password or a secret.
  *
@@ -57,11 +57,15 @@ import type { AddressInfo } from "node:net"
 
 // --- the directory -------------------------------------------------------------------------------------------------
 
-/** A person who logs in with a password; `scope` is everything their tokens may carry. */
+/**
+ * A person who logs in with a password; `scope` is everything their tokens may
+ * carry; `tenants`, when given, every tenant they may act for (`tenant` first).
+ */
 export interface Person {
   readonly username: string
   readonly password: Redacted.Redacted<string>
   readonly tenant: string
+  readonly tenants?: ReadonlyArray<string>
   readonly scope: string
 }
 
@@ -70,6 +74,7 @@ export const people: {
   readonly alice: Person
   readonly carol: Person
   readonly bob: Person
+  readonly dave: Person
 } = {
   alice: {
     username: "alice",
@@ -83,6 +88,14 @@ export const people: {
     password: Redacted.make("can we fix it?"),
     tenant: "globex",
     scope: "orders.write orders.read stock.read"
+  },
+  // Keeps the stock of both tenants: a clerk in acme, an auditor in globex (the inventory's role assignments).
+  dave: {
+    username: "dave",
+    password: Redacted.make("stock takes time"),
+    tenant: "acme",
+    tenants: ["acme", "globex"],
+    scope: "orders.read stock.read"
   }
 }
 
@@ -511,7 +524,13 @@ export const makeIdentity = (options: IdentityOptions = {}): Effect.Effect<Ident
         }
         const scope = yield* grantScope(form.get("scope"), person.scope)
         return yield* issue(
-          { aud: audience, sub: person.username, client_id: client.clientId, tid: person.tenant },
+          {
+            aud: audience,
+            sub: person.username,
+            client_id: client.clientId,
+            tid: person.tenant,
+            ...(person.tenants === undefined ? {} : { tenants: person.tenants })
+          },
           scope,
           lifetime
         )

@@ -1,5 +1,6 @@
 /** `npm start`: runs the shop scenario and prints it. */
 import { NodeRuntime } from "@effect/platform-node"
+import { Matrix } from "@warden/core"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Logger from "effect/Logger"
@@ -8,6 +9,7 @@ import * as Metric from "effect/Metric"
 import * as MetricState from "effect/MetricState"
 import { fileURLToPath } from "node:url"
 import { scenario, withTelemetry } from "./scenario.js"
+import { inventoryMatrix, userScopes } from "./shop.js"
 import * as Telemetry from "./telemetry.js"
 
 const colour = process.stdout.isTTY === true && process.env["NO_COLOR"] === undefined
@@ -42,6 +44,10 @@ const program = Effect.gen(function*() {
   yield* Console.log(
     `globex anvils before and after the leak attempt: ${report.stock.globexBefore} -> ${report.stock.globexAfter}`
   )
+  yield* Console.log(
+    `anvils before and after dave's adjustments: acme ${report.adjusted.acme.before} -> ${report.adjusted.acme.after}, ` +
+      `globex ${report.adjusted.globex.before} -> ${report.adjusted.globex.after}`
+  )
   yield* Console.log("")
   yield* Console.log(
     `GET /api/stock/anvil at the gateway as alice: ${report.restStock.status} ${JSON.stringify(report.restStock.body)}`
@@ -56,6 +62,10 @@ const program = Effect.gen(function*() {
       JSON.stringify(report.mtls.withCertificate.body)
     }; without a certificate: ${report.mtls.without.status}`
   )
+  yield* Console.log("")
+  yield* Console.log(bold("Authorization matrix of the inventory, tenant acme (what each role alone may call)"))
+  yield* Console.log(dim(`   each role's column: a user holding only that role, token scopes ${userScopes.join(" ")}`))
+  yield* Console.log(Matrix.toMarkdown(inventoryMatrix("acme")))
   yield* Console.log("")
   yield* Console.log(bold("Audit log for tenant acme (gateway, orders and inventory .audit.jsonl)"))
   const acme = [

@@ -1,7 +1,7 @@
 /**
  * The scenario `npm start` runs and the tests check: an identity service, and
  * the orders and inventory services, each its own HTTP server on loopback,
- * every hop verifying the user's token again. Seven steps, each returning what
+ * every hop verifying the user's token again. Nine steps, each returning what
  * happened and the decision's reason; the spans and the audit files they left.
  */
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
@@ -61,6 +61,11 @@ export interface Report {
     readonly inventory: ReadonlyArray<AuditLog.AuditEvent>
   }
   readonly stock: { readonly globexBefore: number; readonly globexAfter: number }
+  /** Anvils in each tenant before and after dave's stock adjustments (steps 8 and 9). */
+  readonly adjusted: {
+    readonly acme: { readonly before: number; readonly after: number }
+    readonly globex: { readonly before: number; readonly after: number }
+  }
   /** `GET /api/stock/anvil` at the gateway with alice's token: the status and the body. */
   readonly restStock: { readonly status: number; readonly body: unknown }
   /** The same read by the reports service with its API key. */
@@ -314,6 +319,32 @@ export const scenario = (auditDir: string) =>
       steps[steps.length - 1] = { ...last, detail: `${readings} stock readings, then: ${last.detail}` }
     }
 
+    // 8. and 9. Roles per (user, tenant): dave's token signs acme and globex alike, but the inventory's role store
+    //    makes him a clerk in acme and only an auditor in globex, so the same call is allowed in one and refused in
+    //    the other, by permission rather than by scope.
+    const dave = yield* login(identity, "dave")
+    const adjust = (tenant: string) =>
+      inventory.AdjustStock({ sku: "anvil", delta: 10 }).pipe(
+        bearer(dave),
+        RpcClient.withHeaders({ "x-tenant": tenant })
+      )
+    const acmeBefore = yield* stockNow("acme")
+    yield* step(
+      8,
+      "dave, a clerk in acme, adds 10 anvils to acme's stock (AdjustStock, x-tenant: acme)",
+      adjust("acme"),
+      (level) => [`acme anvils ${acmeBefore} -> ${level}`, "permission inventory:stock:adjust"] as const
+    )
+    const acmeAfter = yield* stockNow("acme")
+    const globexBeforeAdjust = yield* stockNow("globex")
+    yield* step(
+      9,
+      "dave, only an auditor in globex, tries the same in globex (x-tenant: globex)",
+      adjust("globex"),
+      (level) => [`globex anvils ${globexBeforeAdjust} -> ${level}`, "permission inventory:stock:adjust"] as const
+    )
+    const globexAfterAdjust = yield* stockNow("globex")
+
     // The REST edge's other endpoint: alice reads acme's stock over plain HTTP; the gateway asks the inventory.
     const restStock = yield* rest.get(`${gatewayUrl}/api/stock/anvil`, {
       headers: { authorization: `Bearer ${alice}` }
@@ -349,6 +380,10 @@ export const scenario = (auditDir: string) =>
       spans: exporter._tag === "Some" ? exporter.value.getFinishedSpans().map(Telemetry.view) : [],
       audit: { gateway: readAudit("gateway"), orders: readAudit("orders"), inventory: readAudit("inventory") },
       stock: { globexBefore, globexAfter },
+      adjusted: {
+        acme: { before: acmeBefore, after: acmeAfter },
+        globex: { before: globexBeforeAdjust, after: globexAfterAdjust }
+      },
       restStock,
       apiKeyStock,
       mtls: { withCertificate: mtlsStock, without: mtlsWithout },

@@ -14,7 +14,7 @@ import type * as Rpc from "@effect/rpc/Rpc"
 import type * as RpcGroup from "@effect/rpc/RpcGroup"
 import * as RpcSerialization from "@effect/rpc/RpcSerialization"
 import * as RpcServer from "@effect/rpc/RpcServer"
-import type { AuditLog } from "@warden/core"
+import type { AuditLog, GrantSource } from "@warden/core"
 import { ApiKey, Authenticator } from "@warden/core"
 import { JwtVerifier, KeyStore, RevocationStore } from "@warden/jwt"
 import { AuditFile, Protected } from "@warden/rpc"
@@ -77,6 +77,8 @@ export const serve = <Rpcs extends Rpc.Any>(options: {
   readonly port?: number
   /** Where API keys are kept, when the service accepts them. */
   readonly keys?: Context.Context<ApiKey.ApiKeyStore>
+  /** Where the service's grants come from; the token's own claims when not given. */
+  readonly grants?: Layer.Layer<GrantSource.GrantSource>
 }): Effect.Effect<string, unknown, Scope.Scope> =>
   Effect.gen(function*() {
     const server = HttpRouter.Default.serve().pipe(
@@ -84,6 +86,7 @@ export const serve = <Rpcs extends Rpc.Any>(options: {
       Layer.provide(RpcServer.layerProtocolHttp({ path: "/rpc" })),
       Layer.provide(options.handlers),
       Layer.provide(Protected.layer),
+      Layer.provide(options.grants ?? Layer.empty),
       Layer.provide(authentication(options.trust, options.keys)),
       Layer.provide(AuditFile.layer(options.auditPath)),
       Layer.provide(NodeFileSystem.layer),

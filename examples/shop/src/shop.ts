@@ -5,7 +5,8 @@
  * auditing to its own file. Used by the scenario (free ports) and by
  * `npm run serve` (fixed ports, for curl).
  */
-import { ApiKey } from "@warden/core"
+import { ApiKey, Matrix } from "@warden/core"
+import { Protected } from "@warden/rpc"
 import { TestPki } from "@warden/testing"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -13,11 +14,22 @@ import * as Layer from "effect/Layer"
 import { join } from "node:path"
 import { GatewayLive } from "./gateway.js"
 import type { Identity } from "./identity.js"
-import { resources } from "./identity.js"
+import { people, resources } from "./identity.js"
 import { InternalLive, ordersSpiffeId, Peers } from "./internal.js"
-import { Inventory, InventoryHandlers, Stock } from "./inventory.js"
+import { Inventory, InventoryGrants, InventoryHandlers, roles, Stock } from "./inventory.js"
 import { Orders, OrdersHandlers } from "./orders.js"
 import { serve, serveRest, serveTls } from "./services.js"
+
+/** Every scope a person's token may carry. */
+export const userScopes: ReadonlyArray<string> = [...new Set(Object.values(people).flatMap((p) => p.scope.split(" ")))]
+
+/**
+ * The inventory's authorization matrix: every procedure for every role, each
+ * role's column a user of `tenant` holding that role alone with a token
+ * carrying every user scope. `npm start` prints it; a test pins it.
+ */
+export const inventoryMatrix = (tenant = "acme"): Matrix.Matrix =>
+  Matrix.make(Protected.procedures(Inventory), { roles, tenant, scopes: userScopes })
 
 /** Ports for the three services; each defaults to a free one. */
 export interface Ports {
@@ -50,6 +62,7 @@ export const start = (identity: Identity, auditDir: string, ports: Ports = {}) =
       trust: trust(resources.inventory),
       auditPath: auditPath("inventory"),
       keys,
+      grants: InventoryGrants(),
       ...(ports.inventory === undefined ? {} : { port: ports.inventory })
     })
     const orders = yield* serve({

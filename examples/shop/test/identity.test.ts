@@ -143,6 +143,19 @@ describe("the password grant", () => {
       expect(elsewhere.reason).toBe("audience")
     }).pipe(Effect.scoped))
 
+  it.live("gives dave, who works for two tenants, a token that signs both, his home tenant first", () =>
+    Effect.gen(function*() {
+      const identity = yield* Identity
+      const token = accessToken(yield* login(identity, "dave"))
+      expect(jose.decodeJwt(token)).toMatchObject({ sub: "dave", tid: "acme", tenants: ["acme", "globex"] })
+      const principal = yield* verify(token).pipe(Effect.provide(verifier(identity, resources.orders)))
+      expect(principal.tenant).toBe("acme")
+      expect([...principal.tenants].sort()).toEqual(["acme", "globex"])
+      // Without `tenants`, a person's token signs only their tenant (alice's above).
+      const alice = jose.decodeJwt(accessToken(yield* login(identity, "alice")))
+      expect(alice["tenants"]).toBeUndefined()
+    }).pipe(Effect.scoped))
+
   it.live("authenticates the client by client_secret_post too, and bob gets a globex token for inventory", () =>
     Effect.gen(function*() {
       const identity = yield* Identity

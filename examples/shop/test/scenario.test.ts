@@ -51,7 +51,9 @@ describe("the shop scenario: identity, orders and inventory over HTTP on loopbac
         [4, "refused"],
         [5, "refused"],
         [6, "allowed"],
-        [7, "refused"]
+        [7, "refused"],
+        [8, "allowed"],
+        [9, "refused"]
       ])
 
       // 1. The happy path: both services see tenant acme, user alice, scope orders.write.
@@ -151,6 +153,36 @@ describe("the shop scenario: identity, orders and inventory over HTTP on loopbac
       // 7. The stream ran, then ended with its token.
       expect(step(7).reason).toBe("Unauthenticated (invalid_token, expired)")
       expect(step(7).detail).toMatch(/^[1-9]\d* stock readings, then: the token expired during the stream$/)
+
+      // 8. and 9. The same token, the same call: allowed in acme where dave is a clerk, refused in globex where he is
+      // only an auditor, by the permission his role there lacks; globex's stock untouched.
+      expect(step(8).detail).toBe(`acme anvils ${report.adjusted.acme.before} -> ${report.adjusted.acme.before + 10}`)
+      expect(report.adjusted.acme.after).toBe(report.adjusted.acme.before + 10)
+      expect(step(9).reason).toBe("Forbidden (insufficient_scope, missing_permission)")
+      expect(step(9).detail).toBe("the permission 'inventory:stock:adjust' is not granted")
+      expect(report.adjusted.globex.after).toBe(report.adjusted.globex.before)
+      expect(serverSpans(report, step(8).traceId, "inventory")[0]?.attributes).toMatchObject({
+        "enduser.id": "dave",
+        "tenant.id": "acme",
+        "warden.decision": "allowed",
+        "warden.reason": "permission inventory:stock:adjust"
+      })
+      expect(serverSpans(report, step(9).traceId, "inventory")[0]?.attributes).toMatchObject({
+        "enduser.id": "dave",
+        "tenant.id": "globex",
+        "warden.decision": "denied",
+        "warden.reason": "missing_permission",
+        "warden.requirement": "permission inventory:stock:adjust"
+      })
+      expect(report.audit.inventory).toContainEqual(
+        expect.objectContaining({
+          tenant: "globex",
+          subject: "dave",
+          procedure: "AdjustStock",
+          decision: "denied",
+          reason: "missing_permission"
+        })
+      )
 
       // Both services' spans agree on tenant.id for every request that reached the inventory.
       const reservations = report.spans.filter((s) =>
