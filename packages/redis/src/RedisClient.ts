@@ -136,7 +136,7 @@ export const make = (options: Options = {}): Effect.Effect<RedisClient["Type"], 
   Effect.gen(function*() {
     const url = options.url ?? "redis://127.0.0.1:6379"
     const settings = connectionOptions(options)
-    const backstop = Duration.millis(settings.commandTimeout + 250)
+    const backstopMillis = settings.commandTimeout + 250
     const connect = () => {
       const redis = new Redis(url, settings)
       // Errors surface on commands; an unheard "error" event would crash the process.
@@ -147,17 +147,36 @@ export const make = (options: Options = {}): Effect.Effect<RedisClient["Type"], 
     const redis = yield* Effect.acquireRelease(Effect.sync(connect), (r) => Effect.sync(() => r.disconnect()))
     // Give the first connection its chance before the first request; if Redis is down, start anyway and refuse.
     yield* untilReady(redis, settings.connectTimeout)
+    const failed = (store: string, message: string): Effect.Effect<never, RedisUnavailable> =>
+      Effect.zipRight(Metric.increment(unavailableBy(store)), Effect.fail(new RedisUnavailable({ store, message })))
+    // One callback and one timer per command, no extra fiber: the client's own timeout answers first; the timer is
+    // the backstop should it ever not.
     const run = <A>(store: string, command: (redis: Redis) => Promise<A>): Effect.Effect<A, RedisUnavailable> =>
-      Effect.tryPromise({
-        try: () => command(redis),
-        catch: (error) => new RedisUnavailable({ store, message: `Redis did not answer: ${describe(error)}` })
-      }).pipe(
-        Effect.timeoutFail({
-          duration: backstop,
-          onTimeout: () => new RedisUnavailable({ store, message: "Redis did not answer in time" })
-        }),
-        Effect.tapError(() => Metric.increment(unavailableBy(store)))
-      )
+      Effect.async<A, RedisUnavailable>((resume) => {
+        let settled = false
+        const timer = setTimeout(() => {
+          if (settled) return
+          settled = true
+          resume(failed(store, "Redis did not answer in time"))
+        }, backstopMillis)
+        const settle = (effect: () => Effect.Effect<A, RedisUnavailable>) => {
+          if (settled) return
+          settled = true
+          clearTimeout(timer)
+          resume(effect())
+        }
+        let pending: Promise<A>
+        try {
+          pending = command(redis)
+        } catch (error) {
+          settle(() => failed(store, `Redis did not answer: ${describe(error)}`))
+          return
+        }
+        pending.then(
+          (value) => settle(() => Effect.succeed(value)),
+          (error) => settle(() => failed(store, `Redis did not answer: ${describe(error)}`))
+        )
+      })
     const subscribe = (
       channel: string,
       handlers: { readonly onMessage: (message: string) => void; readonly onReset: () => void }
