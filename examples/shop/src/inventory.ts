@@ -21,6 +21,7 @@ import {
   Scopes
 } from "@warden/core"
 import { Protected } from "@warden/rpc"
+import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Ref from "effect/Ref"
@@ -100,12 +101,9 @@ export const Inventory = Protected.group(InventoryRpcs, policies)
  * carry no permission claims of their own, so the roles are the only source.
  */
 export const InventoryGrants = (
-  store: Layer.Layer<RoleStore.RoleStore> = RoleStore.layerMemory(assignments)
+  stores: Context.Context<RoleStore.RoleStore | GrantsCache.GrantsCache>
 ): Layer.Layer<GrantSource.GrantSource> =>
-  GrantSource.layerRoles(roles).pipe(
-    Layer.provide(store),
-    Layer.provide(GrantsCache.layerMemory({ ttl: "30 seconds" }))
-  )
+  GrantSource.layerRoles(roles).pipe(Layer.provide(Layer.succeedContext(stores)))
 
 /** Stock per tenant, then per sku. */
 export class Stock extends Effect.Service<Stock>()("shop/Stock", {

@@ -10,6 +10,7 @@ import * as MetricState from "effect/MetricState"
 import { fileURLToPath } from "node:url"
 import { scenario, withTelemetry } from "./scenario.js"
 import { inventoryMatrix, userScopes } from "./shop.js"
+import * as State from "./state.js"
 import * as Telemetry from "./telemetry.js"
 
 const colour = process.stdout.isTTY === true && process.env["NO_COLOR"] === undefined
@@ -22,7 +23,8 @@ const dim = paint("2")
 const auditDir = fileURLToPath(new URL("../.audit", import.meta.url))
 
 const program = Effect.gen(function*() {
-  const report = yield* withTelemetry(scenario(auditDir))
+  const state = yield* State.fromConfig
+  const report = yield* withTelemetry(scenario(auditDir, { state }))
   yield* Console.log(
     bold("Warden shop: identity, a REST gateway, orders and inventory on loopback, every hop verified")
   )
@@ -30,6 +32,13 @@ const program = Effect.gen(function*() {
   yield* Console.log(dim(`gateway   ${report.urls.gateway}  (HttpApi: POST /api/orders, GET /api/stock/:sku)`))
   yield* Console.log(dim(`orders    ${report.urls.orders}  (Effect RPC over HTTP)`))
   yield* Console.log(dim(`inventory ${report.urls.inventory}  (Effect RPC over HTTP)`))
+  yield* Console.log(
+    dim(
+      state.kind === "redis" ?
+        "shared state on Redis (SHOP_REDIS_URL): revocations, API keys, roles, the grants cache" :
+        "shared state in memory (set SHOP_REDIS_URL to keep it on Redis)"
+    )
+  )
   yield* Console.log("")
   for (const step of report.steps) {
     const mark = step.outcome === "allowed" ? green("ALLOWED") : red("REFUSED")
@@ -92,4 +101,4 @@ const program = Effect.gen(function*() {
   }
 })
 
-program.pipe(Logger.withMinimumLogLevel(LogLevel.Warning), NodeRuntime.runMain)
+program.pipe(Effect.scoped, Logger.withMinimumLogLevel(LogLevel.Warning), NodeRuntime.runMain)

@@ -32,6 +32,7 @@ import { clients, Identity, people, resources } from "./identity.js"
 import { Inventory, stockOf } from "./inventory.js"
 import { Orders } from "./orders.js"
 import { start } from "./shop.js"
+import type * as State from "./state.js"
 import * as Telemetry from "./telemetry.js"
 
 /** One step as printed: what was tried, what happened, and the reason Warden gave. */
@@ -87,7 +88,7 @@ export interface Report {
 type Who = keyof typeof people
 
 /** Logs a person in at the identity service (password grant), for both the orders and inventory resources. */
-const login = (identity: Identity, who: Who, options: { readonly expiresIn?: number } = {}) =>
+export const login = (identity: Identity, who: Who, options: { readonly expiresIn?: number } = {}) =>
   Effect.promise(async () => {
     const cli = clients["shop-cli"]
     const form = new URLSearchParams({
@@ -133,9 +134,9 @@ const tlsGet = (url: string, tls: { readonly ca: Buffer; readonly key?: Buffer; 
 const kidOf = (token: string): string | undefined =>
   (JSON.parse(Buffer.from(token.split(".")[0] ?? "", "base64url").toString("utf8")) as { kid?: string }).kid
 
-const bearer = (token: string) => RpcClient.withHeaders({ authorization: `Bearer ${token}` })
+export const bearer = (token: string) => RpcClient.withHeaders({ authorization: `Bearer ${token}` })
 
-const protocol = (url: string) =>
+export const protocol = (url: string) =>
   RpcClient.layerProtocolHttp({ url }).pipe(
     Layer.provide(RpcSerialization.layerNdjson),
     Layer.provide(FetchHttpClient.layer)
@@ -155,8 +156,11 @@ const detailOf = (error: unknown): string =>
     error.message :
     String(error)
 
-/** Runs the scenario; `auditDir` receives each service's JSONL audit file. */
-export const scenario = (auditDir: string) =>
+/**
+ * Runs the scenario; `auditDir` receives each service's JSONL audit file, and `state` keeps what the services
+ * share (memory when not given).
+ */
+export const scenario = (auditDir: string, options: { readonly state?: State.State } = {}) =>
   Effect.gen(function*() {
     rmSync(auditDir, { recursive: true, force: true })
     mkdirSync(auditDir, { recursive: true })
@@ -166,7 +170,7 @@ export const scenario = (auditDir: string) =>
     // The services live in a scope of their own, closed before the audit files are read: closing it writes what
     // their buffered audit logs still hold.
     const servicesScope = yield* Scope.make()
-    const services = yield* start(identity, auditDir).pipe(Scope.extend(servicesScope))
+    const services = yield* start(identity, auditDir, {}, options.state).pipe(Scope.extend(servicesScope))
     const { stock } = services
     const { gateway: gatewayUrl, inventory: inventoryUrl, orders: ordersUrl } = services.urls
     // Plain HTTP to the REST edge, as curl would send it (with the step's trace context, so its trace is whole).

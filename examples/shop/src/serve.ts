@@ -14,6 +14,7 @@ import { mkdirSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import { makeIdentity } from "./identity.js"
 import { start } from "./shop.js"
+import * as State from "./state.js"
 
 /** The ports `npm run serve` uses. */
 export const ports = { identity: 4000, gateway: 4001, orders: 4002, inventory: 4003 } as const
@@ -29,7 +30,7 @@ export const serveShop = (
   Effect.gen(function*() {
     mkdirSync(dir, { recursive: true })
     const identity = yield* makeIdentity({ port: at.identity })
-    const { reportsKey, urls } = yield* start(identity, dir, at)
+    const { reportsKey, urls } = yield* start(identity, dir, at, yield* State.fromConfig)
     return { identity: identity.issuer, ...urls, reportsKey }
   })
 

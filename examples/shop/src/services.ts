@@ -36,17 +36,21 @@ export interface Trust {
 /** A service's authentication: the identity service's JWTs and, when `keys` is given, API keys from that store. */
 export const authentication = (
   trust: Trust,
-  keys: Context.Context<ApiKey.ApiKeyStore> | undefined
+  keys: Context.Context<ApiKey.ApiKeyStore> | undefined,
+  revocations?: Context.Context<RevocationStore.RevocationStore>
 ): Layer.Layer<Authenticator.Authenticator> =>
   keys === undefined ?
-    tokens(trust) :
+    tokens(trust, revocations) :
     Authenticator.layerByKind({
-      Bearer: tokens(trust),
+      Bearer: tokens(trust, revocations),
       ApiKey: ApiKey.layerAuthenticator.pipe(Layer.provide(Layer.succeedContext(keys)))
     })
 
-/** Token verification for a service: JWTs from the identity service, its JWKS refetched on a new kid. */
-export const tokens = (trust: Trust) =>
+/**
+ * Token verification for a service: JWTs from the identity service, its JWKS refetched on a new kid, revocations
+ * from `revocations` (its own memory when not given).
+ */
+export const tokens = (trust: Trust, revocations?: Context.Context<RevocationStore.RevocationStore>) =>
   JwtVerifier.layerAuthenticator.pipe(
     Layer.provide(JwtVerifier.layer({ issuers: [trust.issuer], audience: trust.audience })),
     Layer.provide(
@@ -59,7 +63,7 @@ export const tokens = (trust: Trust) =>
         timeout: "1 second"
       })
     ),
-    Layer.provide(RevocationStore.layerMemory),
+    Layer.provide(revocations === undefined ? RevocationStore.layerMemory : Layer.succeedContext(revocations)),
     Layer.provide(NodeHttpClient.layerUndici),
     Layer.orDie
   )
@@ -77,6 +81,8 @@ export const serve = <Rpcs extends Rpc.Any>(options: {
   readonly port?: number
   /** Where API keys are kept, when the service accepts them. */
   readonly keys?: Context.Context<ApiKey.ApiKeyStore>
+  /** Where the service's revocations are kept; its own memory when not given. */
+  readonly revocations?: Context.Context<RevocationStore.RevocationStore>
   /** Where the service's grants come from; the token's own claims when not given. */
   readonly grants?: Layer.Layer<GrantSource.GrantSource>
 }): Effect.Effect<string, unknown, Scope.Scope> =>
@@ -87,7 +93,7 @@ export const serve = <Rpcs extends Rpc.Any>(options: {
       Layer.provide(options.handlers),
       Layer.provide(Protected.layer),
       Layer.provide(options.grants ?? Layer.empty),
-      Layer.provide(authentication(options.trust, options.keys)),
+      Layer.provide(authentication(options.trust, options.keys, options.revocations)),
       Layer.provide(AuditFile.layer(options.auditPath)),
       Layer.provide(NodeFileSystem.layer),
       Layer.provide(RpcSerialization.layerNdjson),
@@ -113,11 +119,13 @@ export const serveRest = (options: {
   readonly port?: number
   /** Where API keys are kept, when the service accepts them. */
   readonly keys?: Context.Context<ApiKey.ApiKeyStore>
+  /** Where the service's revocations are kept; its own memory when not given. */
+  readonly revocations?: Context.Context<RevocationStore.RevocationStore>
 }): Effect.Effect<string, unknown, Scope.Scope> =>
   Effect.gen(function*() {
     const server = HttpApiBuilder.serve().pipe(
       Layer.provide(options.api),
-      Layer.provide(authentication(options.trust, options.keys)),
+      Layer.provide(authentication(options.trust, options.keys, options.revocations)),
       Layer.provide(AuditFile.layer(options.auditPath)),
       Layer.provide(NodeFileSystem.layer),
       Layer.provideMerge(NodeHttpServer.layer(createServer, { host: "127.0.0.1", port: options.port ?? 0 }))

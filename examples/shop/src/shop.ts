@@ -5,7 +5,7 @@
  * auditing to its own file. Used by the scenario (free ports) and by
  * `npm run serve` (fixed ports, for curl).
  */
-import { ApiKey, Matrix } from "@warden/core"
+import { ApiKey, Matrix, RoleStore } from "@warden/core"
 import { Protected } from "@warden/rpc"
 import { TestPki } from "@warden/testing"
 import * as Context from "effect/Context"
@@ -16,9 +16,10 @@ import { GatewayLive } from "./gateway.js"
 import type { Identity } from "./identity.js"
 import { people, resources } from "./identity.js"
 import { InternalLive, ordersSpiffeId, Peers } from "./internal.js"
-import { Inventory, InventoryGrants, InventoryHandlers, roles, Stock } from "./inventory.js"
+import { assignments, Inventory, InventoryGrants, InventoryHandlers, roles, Stock } from "./inventory.js"
 import { Orders, OrdersHandlers } from "./orders.js"
 import { serve, serveRest, serveTls } from "./services.js"
+import * as State from "./state.js"
 
 /** Every scope a person's token may carry. */
 export const userScopes: ReadonlyArray<string> = [...new Set(Object.values(people).flatMap((p) => p.scope.split(" ")))]
@@ -38,15 +39,24 @@ export interface Ports {
   readonly inventory?: number
 }
 
-/** Starts the inventory, orders and the gateway; returns their URLs and the stock they share. */
-export const start = (identity: Identity, auditDir: string, ports: Ports = {}) =>
+/**
+ * Starts the inventory, orders and the gateway; returns their URLs, the stock
+ * they share, and a way to start more inventory instances. What the services
+ * share (revocations, API keys, roles) is kept in `state`: memory by default.
+ */
+export const start = (identity: Identity, auditDir: string, ports: Ports = {}, state?: State.State) =>
   Effect.gen(function*() {
     const auditPath = (service: string) => join(auditDir, `${service}.audit.jsonl`)
     const trust = (audience: string) => ({ issuer: identity.issuer, jwksUrl: identity.jwksUrl, audience })
     const stock = yield* Layer.build(Stock.Default)
+    const shared = state ?? (yield* State.memory)
+    const inventoryStores = yield* shared.instance
+    for (const a of assignments) {
+      yield* Context.get(inventoryStores, RoleStore.RoleStore).assign(a.subject, a.tenant, a.roles).pipe(Effect.orDie)
+    }
     // The reports service calls the gateway with an API key (it has no token endpoint client); the gateway and the
-    // inventory behind it accept keys from this store beside the identity service's tokens.
-    const keys = yield* Layer.build(ApiKey.layerMemory)
+    // inventory behind it accept keys from the shared store beside the identity service's tokens.
+    const keys = inventoryStores
     const reports = yield* ApiKey.issue({
       prefix: "wk_shop",
       kind: "service",
@@ -55,31 +65,45 @@ export const start = (identity: Identity, auditDir: string, ports: Ports = {}) =
       scopes: ["stock.read"]
     }).pipe(Effect.orDie)
     yield* Context.get(keys, ApiKey.ApiKeyStore).save(reports.stored).pipe(Effect.orDie)
-    const inventory = yield* serve({
-      name: "inventory",
-      group: Inventory,
-      handlers: InventoryHandlers.pipe(Layer.provide(Layer.succeedContext(stock))),
-      trust: trust(resources.inventory),
-      auditPath: auditPath("inventory"),
-      keys,
-      grants: InventoryGrants(),
-      ...(ports.inventory === undefined ? {} : { port: ports.inventory })
-    })
+    const serveInventory = (stores: Context.Context<State.Stores>, port?: number, name = "inventory") =>
+      serve({
+        name,
+        group: Inventory,
+        handlers: InventoryHandlers.pipe(Layer.provide(Layer.succeedContext(stock))),
+        trust: trust(resources.inventory),
+        auditPath: auditPath(name),
+        keys: stores,
+        revocations: stores,
+        grants: InventoryGrants(stores),
+        ...(port === undefined ? {} : { port })
+      })
+    const inventory = yield* serveInventory(inventoryStores, ports.inventory)
     const orders = yield* serve({
       name: "orders",
       group: Orders,
       handlers: OrdersHandlers(inventory),
       trust: trust(resources.orders),
       auditPath: auditPath("orders"),
+      revocations: yield* shared.instance,
       ...(ports.orders === undefined ? {} : { port: ports.orders })
     })
+    const gatewayStores = yield* shared.instance
     const gateway = yield* serveRest({
       name: "gateway",
       api: GatewayLive({ orders, inventory }),
       trust: trust(resources.gateway),
       auditPath: auditPath("gateway"),
-      keys,
+      keys: gatewayStores,
+      revocations: gatewayStores,
       ...(ports.gateway === undefined ? {} : { port: ports.gateway })
+    })
+    let instances = 1
+    /** Starts one more inventory instance on the same stock, with stores of its own over the shared state. */
+    const startInventory = Effect.gen(function*() {
+      const stores = yield* shared.instance
+      instances++
+      const url = yield* serveInventory(stores, undefined, `inventory-${instances}`)
+      return { url, stores }
     })
     // The inventory's internal edge over mTLS, and orders' client certificate for it.
     const pki = yield* TestPki.make({ clients: { orders: { san: `URI:${ordersSpiffeId}` } } })
@@ -91,6 +115,9 @@ export const start = (identity: Identity, auditDir: string, ports: Ports = {}) =
     })
     return {
       urls: { gateway, orders, inventory, internal },
+      state: shared.kind,
+      inventoryStores,
+      startInventory,
       stock,
       reportsKey: reports.key,
       ordersCertificate: { ca: pki.ca, ...pki.client("orders") }
