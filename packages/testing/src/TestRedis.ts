@@ -68,9 +68,14 @@ const freePort = (): Promise<number> =>
     })
   })
 
-/** Whether the server at `port` answers PING, trying for at most `attempts` × 50 ms. */
-const answers = async (port: number, attempts: number, host = "127.0.0.1"): Promise<boolean> => {
-  for (let i = 0; i < attempts; i++) {
+/** Whether the server at `port` answers PING, trying for at most `attempts` × 50 ms, or until `giveUp()`. */
+const answers = async (
+  port: number,
+  attempts: number,
+  host = "127.0.0.1",
+  giveUp: () => boolean = () => false
+): Promise<boolean> => {
+  for (let i = 0; i < attempts && !giveUp(); i++) {
     const pong = await new Promise<boolean>((resolve) => {
       const socket = net.connect(port, host)
       const done = (ok: boolean) => {
@@ -101,8 +106,12 @@ const startServer = (port: number): Promise<ChildProcess> =>
       ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel", "warning"],
       { stdio: "ignore" }
     )
-    child.once("error", (error) => reject(missing(`redis-server could not be started (${error.message})`)))
-    answers(port, 100).then((ok) => {
+    let failed = false
+    child.once("error", (error) => {
+      failed = true
+      reject(missing(`redis-server could not be started (${error.message})`))
+    })
+    answers(port, 100, "127.0.0.1", () => failed || child.exitCode !== null).then((ok) => {
       if (ok) resolve(child)
       else {
         child.kill("SIGKILL")
