@@ -13,6 +13,7 @@ export default defineWorkspace([
   pkg("rpc", "./packages/rpc"),
   pkg("http", "./packages/http"),
   pkg("redis", "./packages/redis"),
+  pkg("token-service", "./packages/token-service"),
   pkg("testing", "./packages/testing"),
   pkg("shop", "./examples/shop"),
   mergeConfig(shared, {

@@ -1,0 +1,447 @@
+/**
+ * The token service: the authorization server half of the story. It logs
+ * people in with a password, issues access and refresh pairs (the access
+ * token an RFC 9068 JWT, the refresh token opaque and single-use), rotates
+ * refresh tokens with reuse detection (a reused refresh token revokes its
+ * whole family and every access token the family was given), logs out
+ * through the shared `RevocationStore`, serves client credentials, and
+ * publishes its keys (JWKS) and RFC 8414 metadata. Signing keys rotate with
+ * an overlap: a retired key stays published until its last token expired.
+ *
+ * Every refusal is an `OAuthError` with an RFC 6749 §5.2 code and a fixed
+ * description: never a password, a secret or a token.
+ *
+ * @since 0.3.0
+ */
+import { RevocationStore } from "@warden/jwt/RevocationStore"
+import * as TokenIssuer from "@warden/jwt/TokenIssuer"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import * as jose from "jose"
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto"
+import * as Password from "./Password.js"
+import { RefreshStore } from "./RefreshStore.js"
+import type * as Refresh from "./RefreshStore.js"
+import { UserStore } from "./UserStore.js"
+
+/**
+ * An RFC 6749 §5.2 error (and RFC 7009's `unsupported_token_type`).
+ *
+ * @since 0.3.0
+ * @category errors
+ */
+export class OAuthError extends Data.TaggedError("@warden/OAuthError")<{
+  readonly error:
+    | "invalid_request"
+    | "invalid_client"
+    | "invalid_grant"
+    | "unauthorized_client"
+    | "unsupported_grant_type"
+    | "invalid_scope"
+    | "temporarily_unavailable"
+  readonly description: string
+}> {
+  /** 401 for a client that did not authenticate, 503 when a store is down, 400 otherwise. */
+  get status(): number {
+    return this.error === "invalid_client" ? 401 : this.error === "temporarily_unavailable" ? 503 : 400
+  }
+}
+
+/**
+ * A client of the token service. Its secret is kept as a SHA-256 (a client
+ * secret is random, so a fast hash suffices) and compared in constant time.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface Client {
+  readonly clientId: string
+  readonly secret: Redacted.Redacted<string>
+  readonly grants: ReadonlyArray<"password" | "refresh_token" | "client_credentials">
+  /** For client credentials: the scopes the client's own tokens may carry, and its tenant. */
+  readonly scope?: string
+  readonly tenant?: string
+}
+
+/**
+ * How the service issues.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface Options {
+  /** `iss`, and the base of the endpoints' URLs in the metadata. */
+  readonly issuer: string
+  /** The `aud` of every access token (RFC 8707 `resource` may pick one of `audiences`). */
+  readonly audience: string
+  readonly audiences?: ReadonlyArray<string>
+  readonly clients: ReadonlyArray<Client>
+  /** Default 5 minutes. */
+  readonly accessLifetime?: Duration.DurationInput
+  /** How long a family lives from its login, whatever the refreshes. Default 14 days. */
+  readonly refreshLifetime?: Duration.DurationInput
+  /** The clock skew the verifiers allow, at least: a revocation is kept that much past `exp`. Default 60 s. */
+  readonly clockSkew?: Duration.DurationInput
+  /** Failures of one username before its logins are refused for a while. Default 5. */
+  readonly failuresBeforeBackoff?: number
+  /** The first refusal window after those failures, doubled with each further failure. Default 1 s. */
+  readonly backoff?: Duration.DurationInput
+  /** The longest refusal window. Default 15 minutes. */
+  readonly maxBackoff?: Duration.DurationInput
+  readonly algorithm?: TokenIssuer.SigningKey["alg"]
+}
+
+/**
+ * What a token request may be, after its client authenticated.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export type Grant =
+  | {
+    readonly grant_type: "password"
+    readonly username: string
+    readonly password: Redacted.Redacted<string>
+    readonly scope?: string
+    readonly resource?: string
+  }
+  | { readonly grant_type: "refresh_token"; readonly refresh_token: Redacted.Redacted<string> }
+  | { readonly grant_type: "client_credentials"; readonly scope?: string; readonly resource?: string }
+
+/**
+ * RFC 6749 §5.1's successful response.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface TokenResponse {
+  readonly access_token: string
+  readonly token_type: "Bearer"
+  readonly expires_in: number
+  readonly scope: string
+  readonly refresh_token?: string
+}
+
+/**
+ * The service.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export class TokenService extends Context.Tag("@warden/token-service/TokenService")<TokenService, {
+  /** Authenticates a client by id and secret; `invalid_client` when either is wrong. */
+  readonly authenticateClient: (
+    clientId: string,
+    secret: Redacted.Redacted<string>
+  ) => Effect.Effect<Client, OAuthError>
+  readonly token: (client: Client, grant: Grant) => Effect.Effect<TokenResponse, OAuthError>
+  /**
+   * RFC 7009 revocation, the logout: a refresh token revokes its family, an access token of this service revokes
+   * itself and its family; each family's access tokens go to the `RevocationStore`. Anything else does nothing
+   * (RFC 7009 §2.2).
+   */
+  readonly revoke: (client: Client, token: Redacted.Redacted<string>) => Effect.Effect<void, OAuthError>
+  /** The published keys: the signing key, and retired keys until their last token expired. */
+  readonly jwks: Effect.Effect<{ readonly keys: ReadonlyArray<jose.JWK> }>
+  /** A new signing key from now on; returns its `kid`. */
+  readonly rotateKey: Effect.Effect<string>
+  /** RFC 8414 metadata. */
+  readonly metadata: {
+    readonly issuer: string
+    readonly token_endpoint: string
+    readonly jwks_uri: string
+    readonly revocation_endpoint: string
+    readonly grant_types_supported: ReadonlyArray<string>
+    readonly token_endpoint_auth_methods_supported: ReadonlyArray<string>
+    readonly response_types_supported: ReadonlyArray<string>
+  }
+}>() {}
+
+const sha256 = (value: string): Buffer => createHash("sha256").update(value, "utf8").digest()
+const tokenHash = (token: string): string => sha256(token).toString("base64url")
+
+const fail = (error: OAuthError["error"], description: string) => Effect.fail(new OAuthError({ error, description }))
+const unavailable = () => new OAuthError({ error: "temporarily_unavailable", description: "try again later" })
+
+/** The requested scopes, each of which `allowed` must hold; all of `allowed` when none are asked for. */
+const narrow = (requested: string | undefined, allowed: string): string | undefined => {
+  const granted = new Set(allowed.split(" ").filter((s) => s.length > 0))
+  if (requested === undefined) return [...granted].join(" ")
+  const asked = requested.split(" ").filter((s) => s.length > 0)
+  return asked.every((s) => granted.has(s)) ? [...new Set(asked)].join(" ") : undefined
+}
+
+/**
+ * Builds the service.
+ *
+ * @since 0.3.0
+ * @category constructors
+ */
+export const make = (
+  options: Options
+): Effect.Effect<TokenService["Type"], never, UserStore | RefreshStore | RevocationStore> =>
+  Effect.gen(function*() {
+    const users = yield* UserStore
+    const refreshes = yield* RefreshStore
+    const revocations = yield* RevocationStore
+    const accessSeconds = Math.round(Duration.toSeconds(options.accessLifetime ?? "5 minutes"))
+    const refreshSeconds = Math.round(Duration.toSeconds(options.refreshLifetime ?? "14 days"))
+    const skewSeconds = Math.round(Duration.toSeconds(options.clockSkew ?? "60 seconds"))
+    const audiences = new Set([options.audience, ...(options.audiences ?? [])])
+    const algorithm = options.algorithm ?? "ES256"
+    const clients = new Map(
+      options.clients.map((c) => [c.clientId, { client: c, hash: sha256(Redacted.value(c.secret)) }])
+    )
+    const nobody = sha256(randomBytes(32).toString("hex"))
+
+    // Signing keys: the newest signs; older ones stay published until their last token expired.
+    const keys: Array<{ readonly key: TokenIssuer.SigningKey; retireAt: number | null }> = [
+      { key: yield* TokenIssuer.generateKey(algorithm), retireAt: null }
+    ]
+    const signer = () => keys[keys.length - 1]!.key
+
+    // Failed logins per username: after `failuresBeforeBackoff`, every login is refused until the window ends.
+    const threshold = options.failuresBeforeBackoff ?? 5
+    const backoffMs = Duration.toMillis(options.backoff ?? "1 second")
+    const maxBackoffMs = Duration.toMillis(options.maxBackoff ?? "15 minutes")
+    const failures = new Map<string, { count: number; until: number }>()
+
+    const authenticateClient = (clientId: string, secret: Redacted.Redacted<string>) =>
+      Effect.suspend(() => {
+        const known = clients.get(clientId)
+        const matches = timingSafeEqual(sha256(Redacted.value(secret)), known?.hash ?? nobody)
+        return known !== undefined && matches ?
+          Effect.succeed(known.client) :
+          fail("invalid_client", "the client could not be authenticated")
+      })
+
+    const sign = (claims: Record<string, unknown>, now: number) =>
+      TokenIssuer.sign(signer(), {
+        ...claims,
+        iss: options.issuer,
+        iat: Math.floor(now / 1000),
+        exp: Math.floor(now / 1000) + accessSeconds,
+        jti: randomBytes(16).toString("base64url")
+      })
+
+    const audienceOf = (resource: string | undefined) =>
+      resource === undefined ?
+        Effect.succeed(options.audience) :
+        audiences.has(resource) ?
+        Effect.succeed(resource) :
+        fail("invalid_request", "the resource is not one this service issues tokens for")
+
+    /** An access token and the next refresh token of a session's family. */
+    const pair = (session: Refresh.Session, audience: string, now: number) =>
+      Effect.gen(function*() {
+        const jti = randomBytes(16).toString("base64url")
+        const access = yield* TokenIssuer.sign(signer(), {
+          iss: options.issuer,
+          sub: session.subject,
+          aud: audience,
+          client_id: session.clientId,
+          tid: session.tenant,
+          ...(session.tenants.length > 1 ? { tenants: session.tenants } : {}),
+          scope: session.scope,
+          sid: session.family,
+          iat: Math.floor(now / 1000),
+          exp: Math.floor(now / 1000) + accessSeconds,
+          jti
+        })
+        const refresh = `rt_${randomBytes(32).toString("base64url")}`
+        yield* refreshes.save(tokenHash(refresh), session).pipe(Effect.mapError(unavailable))
+        yield* refreshes.recordAccess(session.family, {
+          tokenId: jti,
+          expiresAt: Math.floor(now / 1000) + accessSeconds
+        })
+          .pipe(Effect.mapError(unavailable))
+        return {
+          access_token: access,
+          token_type: "Bearer",
+          expires_in: accessSeconds,
+          scope: session.scope,
+          refresh_token: refresh
+        } satisfies TokenResponse
+      })
+
+    /** Revokes a family's access tokens for as long as a verifier could accept them. */
+    const revokeIssued = (issued: ReadonlyArray<Refresh.Issued>) =>
+      Effect.forEach(
+        issued,
+        (i) => revocations.revoke({ issuer: options.issuer, tokenId: i.tokenId }, i.expiresAt + skewSeconds),
+        { discard: true }
+      ).pipe(Effect.mapError(unavailable))
+
+    const password = (client: Client, grant: Extract<Grant, { grant_type: "password" }>, now: number) =>
+      Effect.gen(function*() {
+        const failed = failures.get(grant.username)
+        if (failed !== undefined && failed.count >= threshold && now < failed.until) {
+          // Refused without looking at the password: guessing goes no faster by trying during the window.
+          return yield* fail("invalid_grant", "too many failed logins: try again later")
+        }
+        const user = yield* users.find(grant.username).pipe(Effect.mapError(unavailable))
+        const ok = yield* Password.verifyOrNothing(grant.password, user?.passwordHash)
+        if (user === undefined || !ok) {
+          const count = (failed?.count ?? 0) + 1
+          const window = count >= threshold ? Math.min(maxBackoffMs, backoffMs * 2 ** (count - threshold)) : 0
+          failures.set(grant.username, { count, until: now + window })
+          if (failures.size > 100_000) failures.delete(failures.keys().next().value!)
+          return yield* fail("invalid_grant", "the username or password is wrong")
+        }
+        failures.delete(grant.username)
+        const scope = narrow(grant.scope, user.scope)
+        if (scope === undefined) return yield* fail("invalid_scope", "a requested scope is not allowed")
+        const audience = yield* audienceOf(grant.resource)
+        const session: Refresh.Session = {
+          family: randomBytes(16).toString("base64url"),
+          subject: user.subject,
+          tenant: user.tenant,
+          tenants: user.tenants,
+          scope,
+          clientId: client.clientId,
+          expiresAt: Math.floor(now / 1000) + refreshSeconds
+        }
+        return yield* pair(session, audience, now)
+      })
+
+    const refresh = (client: Client, grant: Extract<Grant, { grant_type: "refresh_token" }>, now: number) =>
+      Effect.gen(function*() {
+        const consumed = yield* refreshes.consume(tokenHash(Redacted.value(grant.refresh_token))).pipe(
+          Effect.mapError(unavailable)
+        )
+        switch (consumed._tag) {
+          case "Unknown":
+          case "Revoked":
+            return yield* fail("invalid_grant", "the refresh token is not valid")
+          case "Reused":
+            // Someone else holds this refresh token: end the whole session, every access token of it included.
+            yield* revokeIssued(consumed.issued)
+            return yield* fail("invalid_grant", "the refresh token is not valid")
+          case "Fresh": {
+            if (consumed.session.clientId !== client.clientId) {
+              return yield* fail("invalid_grant", "the refresh token was issued to another client")
+            }
+            return yield* pair(consumed.session, options.audience, now)
+          }
+        }
+      })
+
+    const clientCredentials = (
+      client: Client,
+      grant: Extract<Grant, { grant_type: "client_credentials" }>,
+      now: number
+    ) =>
+      Effect.gen(function*() {
+        if (client.tenant === undefined) {
+          return yield* fail("unauthorized_client", "the client has no tenant to act for")
+        }
+        const scope = narrow(grant.scope, client.scope ?? "")
+        if (scope === undefined) return yield* fail("invalid_scope", "a requested scope is not allowed")
+        const audience = yield* audienceOf(grant.resource)
+        const access = yield* sign({ client_id: client.clientId, aud: audience, tid: client.tenant, scope }, now)
+        return { access_token: access, token_type: "Bearer", expires_in: accessSeconds, scope } satisfies TokenResponse
+      })
+
+    const token = (client: Client, grant: Grant) =>
+      Effect.gen(function*() {
+        if (!client.grants.includes(grant.grant_type)) {
+          return yield* fail("unauthorized_client", `the client may not use the ${grant.grant_type} grant`)
+        }
+        const now = yield* Clock.currentTimeMillis
+        switch (grant.grant_type) {
+          case "password":
+            return yield* password(client, grant, now)
+          case "refresh_token":
+            return yield* refresh(client, grant, now)
+          case "client_credentials":
+            return yield* clientCredentials(client, grant, now)
+        }
+      })
+
+    const publicKeys = () => keys.map((k) => k.key)
+    /** The claims of an access token this service signed and still accepts; `undefined` for anything else. */
+    const ownClaims = (token: string, now: number) =>
+      Effect.promise(async () => {
+        try {
+          const { payload } = await jose.jwtVerify(
+            token,
+            jose.createLocalJWKSet({ keys: publicKeys().map((k) => k.publicJwk) }),
+            { issuer: options.issuer, clockTolerance: skewSeconds, currentDate: new Date(now) }
+          )
+          return payload
+        } catch {
+          return undefined
+        }
+      })
+
+    const revoke = (_client: Client, token: Redacted.Redacted<string>) =>
+      Effect.gen(function*() {
+        const value = Redacted.value(token)
+        if (value.startsWith("rt_")) {
+          const consumed = yield* refreshes.consume(tokenHash(value)).pipe(Effect.mapError(unavailable))
+          if (consumed._tag === "Unknown" || consumed._tag === "Revoked") return
+          const issued = yield* refreshes.revokeFamily(consumed.session.family).pipe(Effect.mapError(unavailable))
+          return yield* revokeIssued(issued)
+        }
+        const claims = yield* ownClaims(value, yield* Clock.currentTimeMillis)
+        if (claims === undefined) return
+        if (typeof claims.jti === "string" && typeof claims.exp === "number") {
+          yield* revocations.revoke({ issuer: options.issuer, tokenId: claims.jti }, claims.exp + skewSeconds).pipe(
+            Effect.mapError(unavailable)
+          )
+        }
+        if (typeof claims["sid"] === "string") {
+          const issued = yield* refreshes.revokeFamily(claims["sid"]).pipe(Effect.mapError(unavailable))
+          yield* revokeIssued(issued)
+        }
+      })
+
+    const jwks = Effect.map(Clock.currentTimeMillis, (now) => {
+      for (let i = keys.length - 1; i >= 0; i--) {
+        const retireAt = keys[i]!.retireAt
+        if (retireAt !== null && retireAt <= now) keys.splice(i, 1)
+      }
+      return TokenIssuer.jwks(publicKeys())
+    })
+
+    const rotateKey = Effect.gen(function*() {
+      const next = yield* TokenIssuer.generateKey(algorithm)
+      const now = yield* Clock.currentTimeMillis
+      // The previous key's last token expires an access lifetime from now; keep it published that long plus skew.
+      keys[keys.length - 1]!.retireAt = now + (accessSeconds + skewSeconds) * 1000
+      keys.push({ key: next, retireAt: null })
+      return next.kid
+    })
+
+    const base = options.issuer.replace(/\/$/, "")
+    return {
+      authenticateClient,
+      token,
+      revoke,
+      jwks,
+      rotateKey,
+      metadata: {
+        issuer: options.issuer,
+        token_endpoint: `${base}/token`,
+        jwks_uri: `${base}/jwks`,
+        revocation_endpoint: `${base}/revoke`,
+        grant_types_supported: ["password", "refresh_token", "client_credentials"],
+        token_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"],
+        response_types_supported: []
+      }
+    }
+  })
+
+/**
+ * The service as a layer.
+ *
+ * @since 0.3.0
+ * @category layers
+ */
+export const layer = (options: Options): Layer.Layer<TokenService, never, UserStore | RefreshStore | RevocationStore> =>
+  Layer.effect(TokenService, make(options))
