@@ -9,7 +9,7 @@ import { readFileSync } from "node:fs"
 import { createRequire } from "node:module"
 
 const root = new URL("..", import.meta.url)
-const packages = ["core", "jwt", "oauth", "rpc", "http", "testing"] as const
+const packages = ["core", "jwt", "oauth", "rpc", "http", "redis", "token-service", "testing"] as const
 
 const packed = (name: string): ReadonlyArray<string> => {
   const out = execFileSync("npm", ["pack", "--dry-run", "--json", `--workspace=@warden/${name}`], {

@@ -7,5 +7,6 @@
  */
 export * as Password from "./Password.js"
 export * as RefreshStore from "./RefreshStore.js"
+export * as TokenApi from "./TokenApi.js"
 export * as TokenService from "./TokenService.js"
 export * as UserStore from "./UserStore.js"

@@ -1,0 +1,218 @@
+/**
+ * The token service over HTTP, as an HttpApi: `POST /token` (RFC 6749 §3.2,
+ * form-encoded: the password, refresh-token and client-credentials grants),
+ * `POST /revoke` (RFC 7009), `GET /jwks` and
+ * `GET /.well-known/oauth-authorization-server` (RFC 8414). Clients
+ * authenticate with HTTP Basic or `client_id` and `client_secret` in the
+ * form. Token responses carry `Cache-Control: no-store`; errors are RFC 6749
+ * §5.2 bodies with fixed descriptions, never echoing a parameter.
+ *
+ * @example
+ * ```ts
+ * const Server = HttpApiBuilder.serve().pipe(
+ *   Layer.provide(TokenApi.layer),
+ *   Layer.provide(TokenService.layer(options)),
+ *   Layer.provide(NodeHttpServer.layer(createServer, { port: 4000 }))
+ * )
+ * ```
+ *
+ * @since 0.3.0
+ */
+import * as HttpApi from "@effect/platform/HttpApi"
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
+import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
+import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
+import { OAuthError, TokenService } from "./TokenService.js"
+import type * as Service from "./TokenService.js"
+
+const Form = Schema.Struct({
+  grant_type: Schema.optional(Schema.String),
+  username: Schema.optional(Schema.String),
+  password: Schema.optional(Schema.String),
+  refresh_token: Schema.optional(Schema.String),
+  scope: Schema.optional(Schema.String),
+  resource: Schema.optional(Schema.String),
+  token: Schema.optional(Schema.String),
+  token_type_hint: Schema.optional(Schema.String),
+  client_id: Schema.optional(Schema.String),
+  client_secret: Schema.optional(Schema.String)
+}).pipe(HttpApiSchema.withEncoding({ kind: "UrlParams" }))
+
+const Authorization = Schema.Struct({ authorization: Schema.optional(Schema.String) })
+
+const ErrorBody = (status: number, identifier: string, description: string) =>
+  Schema.Struct({ error: Schema.String, error_description: Schema.String }).pipe(
+    Schema.annotations(HttpApiSchema.annotations({ status, identifier, description }))
+  )
+
+const TokenResponse = Schema.Struct({
+  access_token: Schema.String,
+  token_type: Schema.Literal("Bearer"),
+  expires_in: Schema.Number,
+  scope: Schema.String,
+  refresh_token: Schema.optional(Schema.String)
+})
+
+/**
+ * The endpoints.
+ *
+ * @since 0.3.0
+ * @category api
+ */
+export class OAuth extends HttpApiGroup.make("oauth")
+  .add(
+    HttpApiEndpoint.post("token", "/token")
+      .setPayload(Form)
+      .setHeaders(Authorization)
+      .addSuccess(TokenResponse)
+      .addError(ErrorBody(400, "OAuthBadRequest", "RFC 6749 §5.2: the request or the grant is not valid"))
+      .addError(ErrorBody(401, "OAuthInvalidClient", "RFC 6749 §5.2: the client could not be authenticated"))
+  )
+  .add(
+    HttpApiEndpoint.post("revoke", "/revoke")
+      .setPayload(Form)
+      .setHeaders(Authorization)
+      .addSuccess(Schema.Void)
+      .addError(ErrorBody(401, "OAuthInvalidClient", "RFC 6749 §5.2: the client could not be authenticated"))
+  )
+  .add(HttpApiEndpoint.get("jwks", "/jwks").addSuccess(Schema.Struct({ keys: Schema.Array(Schema.Unknown) })))
+  .add(
+    HttpApiEndpoint.get("metadata", "/.well-known/oauth-authorization-server").addSuccess(
+      Schema.Record({ key: Schema.String, value: Schema.Unknown })
+    )
+  )
+{}
+
+/**
+ * The token service's HttpApi.
+ *
+ * @since 0.3.0
+ * @category api
+ */
+export class Api extends HttpApi.make("token-service").add(OAuth) {}
+
+const noStore = { "cache-control": "no-store", pragma: "no-cache" } as const
+
+const errorResponse = (e: OAuthError) =>
+  HttpServerResponse.unsafeJson({ error: e.error, error_description: e.description }, {
+    status: e.status,
+    headers: {
+      ...noStore,
+      ...(e.error === "invalid_client" ? { "www-authenticate": "Basic realm=\"token-service\"" } : {})
+    }
+  })
+
+const invalid = (description: string) => new OAuthError({ error: "invalid_request", description })
+
+/** RFC 6749 Appendix B: `+` is a space, then percent-decoding. */
+const formDecode = (value: string): string | undefined => {
+  try {
+    return decodeURIComponent(value.replace(/\+/g, " "))
+  } catch {
+    return undefined
+  }
+}
+
+/** The client's id and secret from HTTP Basic or the form; one method only (RFC 6749 §2.3). */
+const credentialsOf = (
+  authorization: string | undefined,
+  form: typeof Form.Type
+): Effect.Effect<{ readonly id: string; readonly secret: Redacted.Redacted<string> }, OAuthError> => {
+  const basic = authorization === undefined ? null : /^basic +([A-Za-z0-9+/]+={0,2}) *$/i.exec(authorization)
+  if (authorization !== undefined && basic === null) {
+    return Effect.fail(
+      new OAuthError({ error: "invalid_client", description: "the client could not be authenticated" })
+    )
+  }
+  if (basic !== null) {
+    if (form.client_secret !== undefined) return Effect.fail(invalid("use one client authentication method"))
+    const decoded = Buffer.from(basic[1]!, "base64").toString("utf8")
+    const colon = decoded.indexOf(":")
+    const id = colon < 0 ? undefined : formDecode(decoded.slice(0, colon))
+    const secret = colon < 0 ? undefined : formDecode(decoded.slice(colon + 1))
+    return id === undefined || secret === undefined ?
+      Effect.fail(new OAuthError({ error: "invalid_client", description: "the client could not be authenticated" })) :
+      Effect.succeed({ id, secret: Redacted.make(secret) })
+  }
+  return form.client_id !== undefined && form.client_secret !== undefined ?
+    Effect.succeed({ id: form.client_id, secret: Redacted.make(form.client_secret) }) :
+    Effect.fail(new OAuthError({ error: "invalid_client", description: "the client could not be authenticated" }))
+}
+
+const grantOf = (form: typeof Form.Type): Effect.Effect<Service.Grant, OAuthError> => {
+  const optional = <K extends "scope" | "resource">(key: K) =>
+    form[key] === undefined ? {} : { [key]: form[key] } as { [P in K]: string }
+  switch (form.grant_type) {
+    case "password":
+      return form.username === undefined || form.password === undefined ?
+        Effect.fail(invalid("username and password are required")) :
+        Effect.succeed({
+          grant_type: "password",
+          username: form.username,
+          password: Redacted.make(form.password),
+          ...optional("scope"),
+          ...optional("resource")
+        })
+    case "refresh_token":
+      return form.refresh_token === undefined ?
+        Effect.fail(invalid("refresh_token is required")) :
+        Effect.succeed({ grant_type: "refresh_token", refresh_token: Redacted.make(form.refresh_token) })
+    case "client_credentials":
+      return Effect.succeed({ grant_type: "client_credentials", ...optional("scope"), ...optional("resource") })
+    case undefined:
+      return Effect.fail(invalid("grant_type is required"))
+    default:
+      return Effect.fail(
+        new OAuthError({ error: "unsupported_grant_type", description: "the grant type is not supported" })
+      )
+  }
+}
+
+/**
+ * The handlers, over the `TokenService`.
+ *
+ * @since 0.3.0
+ * @category layers
+ */
+export const layerHandlers: Layer.Layer<HttpApiGroup.ApiGroup<"token-service", "oauth">, never, TokenService> =
+  HttpApiBuilder.group(Api, "oauth", (handlers) =>
+    Effect.map(TokenService, (service) =>
+      handlers
+        .handle("token", ({ headers, payload }) =>
+          Effect.gen(function*() {
+            const credentials = yield* credentialsOf(headers.authorization, payload)
+            const client = yield* service.authenticateClient(credentials.id, credentials.secret)
+            const grant = yield* grantOf(payload)
+            const response = yield* service.token(client, grant)
+            return HttpServerResponse.unsafeJson(response, { headers: noStore })
+          }).pipe(Effect.catchTag("@warden/OAuthError", (e) => Effect.succeed(errorResponse(e)))))
+        .handle("revoke", ({ headers, payload }) =>
+          Effect.gen(function*() {
+            const credentials = yield* credentialsOf(headers.authorization, payload)
+            const client = yield* service.authenticateClient(credentials.id, credentials.secret)
+            if (payload.token === undefined) return yield* Effect.fail(invalid("token is required"))
+            yield* service.revoke(client, Redacted.make(payload.token))
+            return HttpServerResponse.empty({ status: 200, headers: noStore })
+          }).pipe(Effect.catchTag("@warden/OAuthError", (e) => Effect.succeed(errorResponse(e)))))
+        .handle("jwks", () =>
+          Effect.map(
+            service.jwks,
+            (set) => HttpServerResponse.unsafeJson(set, { headers: { "cache-control": "public, max-age=60" } })
+          ))
+        .handle("metadata", () => Effect.succeed(HttpServerResponse.unsafeJson(service.metadata)))))
+
+/**
+ * The HttpApi with its handlers: what `HttpApiBuilder.serve()` needs, given a `TokenService`.
+ *
+ * @since 0.3.0
+ * @category layers
+ */
+export const layer: Layer.Layer<HttpApi.Api, never, TokenService> = HttpApiBuilder.api(Api).pipe(
+  Layer.provide(layerHandlers)
+)

@@ -1,0 +1,181 @@
+/**
+ * The token service over real HTTP, and two verifying services sharing its
+ * Redis revocations: the verifiers find the service by its RFC 8414
+ * metadata, a reused refresh token and a logout are refused by both.
+ */
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import { describe, expect, it } from "@effect/vitest"
+import { Authenticator, Credential } from "@warden/core"
+import { Discovery } from "@warden/jwt"
+import { RedisClient, RevocationStore as RedisRevocations } from "@warden/redis"
+import { TestRedis } from "@warden/testing"
+import { Password, RefreshStore, TokenApi, TokenService, UserStore } from "@warden/token-service"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import { createServer } from "node:http"
+import * as net from "node:net"
+
+const cheap: Password.Cost = { N: 2 ** 10, r: 8, p: 1 }
+const audience = "https://inventory.shop.test"
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const server = net.createServer()
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as net.AddressInfo
+      server.close(() => resolve(port))
+    })
+  })
+
+const revocationsOn = (url: string, prefix: string) =>
+  RedisRevocations.layer.pipe(Layer.provide(RedisClient.layer({ url, keyPrefix: prefix })))
+
+/** The token service on a loopback port, its revocations on Redis. */
+const serveTokens = (url: string, prefix: string) =>
+  Effect.gen(function*() {
+    const port = yield* Effect.promise(freePort)
+    const issuer = `http://127.0.0.1:${port}`
+    const service = TokenService.layer({
+      issuer,
+      audience,
+      clients: [
+        { clientId: "web", secret: Redacted.make("web-secret"), grants: ["password", "refresh_token"] }
+      ]
+    }).pipe(
+      Layer.provide(Layer.mergeAll(
+        UserStore.layerMemory([{
+          username: "alice",
+          password: Redacted.make("wonderland 42"),
+          subject: "u-alice",
+          tenant: "acme",
+          scope: "stock.read"
+        }], cheap),
+        RefreshStore.layerMemory,
+        revocationsOn(url, prefix)
+      ))
+    )
+    yield* Layer.build(
+      HttpApiBuilder.serve().pipe(
+        Layer.provide(TokenApi.layer),
+        Layer.provide(service),
+        Layer.provide(NodeHttpServer.layer(createServer, { host: "127.0.0.1", port }))
+      )
+    )
+    return issuer
+  })
+
+const post = (url: string, form: Record<string, string>, basic = "web:web-secret") =>
+  Effect.promise(async () => {
+    const response = await fetch(url, {
+      method: "POST",
+      headers: {
+        authorization: `Basic ${Buffer.from(basic).toString("base64")}`,
+        "content-type": "application/x-www-form-urlencoded"
+      },
+      body: new URLSearchParams(form)
+    })
+    const text = await response.text()
+    return { status: response.status, headers: response.headers, text, body: text === "" ? {} : JSON.parse(text) }
+  })
+
+describe("the token service over HTTP", () => {
+  it.scopedLive(
+    "logins, rotation, reuse and logout, seen by two services sharing its Redis revocations",
+    () =>
+      Effect.gen(function*() {
+        const redis = yield* TestRedis.shared
+        const prefix = TestRedis.prefix()
+        const issuer = yield* serveTokens(redis.url, prefix)
+        // Two verifying services, each with its own connection to the shared revocations.
+        const verifier = () =>
+          Effect.map(
+            Layer.build(
+              Discovery.layerIssuer({
+                issuer,
+                audience,
+                allowInsecureLoopback: true,
+                revocations: revocationsOn(redis.url, prefix)
+              }).pipe(Layer.orDie)
+            ),
+            (ctx) => Context.get(ctx, Authenticator.Authenticator)
+          )
+        const one = yield* verifier()
+        const two = yield* verifier()
+        const outcome = (a: typeof one, token: string) =>
+          Effect.match(a.authenticate(Credential.bearer(token)), {
+            onFailure: (e) => e.reason,
+            onSuccess: (p) => `${p.subject}@${p.tenant}`
+          })
+
+        const login = yield* post(`${issuer}/token`, {
+          grant_type: "password",
+          username: "alice",
+          password: "wonderland 42"
+        })
+        expect(login.status).toBe(200)
+        expect(login.headers.get("cache-control")).toBe("no-store")
+        expect(yield* outcome(one, login.body.access_token)).toBe("u-alice@acme")
+        expect(yield* outcome(two, login.body.access_token)).toBe("u-alice@acme")
+
+        const rotated = yield* post(`${issuer}/token`, {
+          grant_type: "refresh_token",
+          refresh_token: login.body.refresh_token
+        })
+        expect(rotated.status).toBe(200)
+        // Replaying the used refresh token: refused, and the whole family with it, on both services.
+        const replay = yield* post(`${issuer}/token`, {
+          grant_type: "refresh_token",
+          refresh_token: login.body.refresh_token
+        })
+        expect([replay.status, replay.body.error]).toEqual([400, "invalid_grant"])
+        expect(yield* outcome(one, rotated.body.access_token)).toBe("revoked")
+        expect(yield* outcome(two, login.body.access_token)).toBe("revoked")
+
+        // Logout: a new session, revoked by its refresh token, is refused by both.
+        const session = yield* post(`${issuer}/token`, {
+          grant_type: "password",
+          username: "alice",
+          password: "wonderland 42"
+        })
+        expect(yield* outcome(two, session.body.access_token)).toBe("u-alice@acme")
+        const logout = yield* post(`${issuer}/revoke`, { token: session.body.refresh_token })
+        expect(logout.status).toBe(200)
+        expect(yield* outcome(one, session.body.access_token)).toBe("revoked")
+        expect(yield* outcome(two, session.body.access_token)).toBe("revoked")
+      }),
+    30_000
+  )
+
+  it.scopedLive("refusals are RFC 6749 errors that never echo what was sent", () =>
+    Effect.gen(function*() {
+      const redis = yield* TestRedis.shared
+      const issuer = yield* serveTokens(redis.url, TestRedis.prefix())
+      const wrong = yield* post(`${issuer}/token`, {
+        grant_type: "password",
+        username: "alice",
+        password: "hunter2-secret"
+      })
+      expect([wrong.status, wrong.body.error]).toEqual([400, "invalid_grant"])
+      expect(wrong.text).not.toContain("hunter2")
+      const client = yield* post(
+        `${issuer}/token`,
+        { grant_type: "password", username: "a", password: "b" },
+        "web:nope"
+      )
+      expect([client.status, client.body.error]).toEqual([401, "invalid_client"])
+      expect(client.headers.get("www-authenticate")).toContain("Basic")
+      const grant = yield* post(`${issuer}/token`, { grant_type: "urn:x" })
+      expect([grant.status, grant.body.error]).toEqual([400, "unsupported_grant_type"])
+      const missing = yield* post(`${issuer}/token`, { grant_type: "password" })
+      expect([missing.status, missing.body.error]).toEqual([400, "invalid_request"])
+      const metadata = yield* Effect.promise(() =>
+        fetch(`${issuer}/.well-known/oauth-authorization-server`).then((r) =>
+          r.json() as Promise<Record<string, unknown>>
+        )
+      )
+      expect(metadata).toMatchObject({ issuer, token_endpoint: `${issuer}/token`, jwks_uri: `${issuer}/jwks` })
+    }), 30_000)
+})
