@@ -119,7 +119,11 @@ export const ForbiddenReason = Schema.Literal(
   /** The procedure carries the Authorization middleware but declares no policy. */
   "no_policy",
   /** A policy over a declared claim (`Policy.claim`) was not met. */
-  "claim"
+  "claim",
+  /** `Policy.actor`: the token was not exchanged by a service acting for its subject (no `act` claim). */
+  "no_actor",
+  /** `Policy.actor`: the acting service is not one the policy names. */
+  "wrong_actor"
 )
 
 /** @since 0.1.0 */

@@ -252,6 +252,19 @@ export const toPrincipal = (
     )
   }
 
+  // RFC 8693 §4.1: the current actor is the outermost `act`; nested ones acted before it.
+  const act = claims["act"]
+  let actor: string | null = null
+  if (act !== undefined) {
+    const actSub = typeof act === "object" && act !== null && !Array.isArray(act) ?
+      (act as Record<string, unknown>)["sub"] :
+      undefined
+    if (typeof actSub !== "string") return bad("the token's 'act' claim must be an object naming its actor in 'sub'")
+    const actorIssue = Principal.idProblem(actSub)
+    if (actorIssue !== undefined) return bad(`the token's 'act' claim's 'sub' ${actorIssue}`)
+    actor = Intern.string(actSub)
+  }
+
   const issuer = iss.right ?? options.issuer
   if (issuer === undefined) return bad("the token names no issuer (no 'iss' claim)")
   const subject = sub.right ?? clientId.right
@@ -284,6 +297,7 @@ export const toPrincipal = (
     tokenId: jti.right ?? null,
     expiresAt: (exp as number | undefined) ?? null,
     issuedAt: typeof claims["iat"] === "number" ? claims["iat"] : null,
+    actor,
     authenticatedBy: options.authenticatedBy,
     scopes,
     permissions: grants

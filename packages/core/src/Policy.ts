@@ -241,6 +241,25 @@ export const service = (...clientIds: ReadonlyArray<string>): Policy<CurrentUser
 }
 
 /**
+ * Requires a token exchanged by a service acting for its subject (RFC 8693
+ * `act`): with `clientIds`, by one of those services. The subject is still
+ * the user; this names who carries their token.
+ *
+ * @since 0.3.0
+ */
+export const actor = (...clientIds: ReadonlyArray<string>): Policy<CurrentUser> => {
+  const requirement = clientIds.length === 0 ? "an acting service" : `actor ${clientIds.join(" | ")}`
+  const none = deny(Forbidden.of("no_actor", requirement, "the token was not exchanged by an acting service"))
+  const wrong = deny(Forbidden.of("wrong_actor", requirement, "the acting service is not allowed here"))
+  const granted = new Map<string, Allowed>()
+  return new Check<CurrentUser>(({ principal }) => {
+    if (principal.actor === null) return none
+    if (clientIds.length > 0 && !clientIds.includes(principal.actor)) return wrong
+    return once(granted, principal.actor, () => new Allowed({ grant: `actor ${principal.actor}` }))
+  })
+}
+
+/**
  * Requires the caller's declared claims (`Claims.declare`) to meet
  * `predicate`; `requirement` names it in refusals and the audit log. A caller
  * not authenticated with those claims is refused.

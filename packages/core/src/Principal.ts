@@ -77,6 +77,8 @@ export class Principal extends Schema.Class<Principal>("@warden/Principal")({
   expiresAt: Schema.NullOr(Schema.Number),
   /** When the credential was issued (`iat`), in epoch seconds; `null` when it does not say. */
   issuedAt: Schema.NullOr(Schema.Number),
+  /** The service acting for the subject (RFC 8693 `act.sub`), for an exchanged token; `null` otherwise. */
+  actor: Schema.NullOr(Schema.String),
   authenticatedBy: AuthMethod,
   scopes: Scopes.FromArray,
   permissions: Permission.GrantsSchema
@@ -102,6 +104,7 @@ export const make = (fields: {
   readonly tokenId?: string | null
   readonly expiresAt?: number | null
   readonly issuedAt?: number | null
+  readonly actor?: string | null
   readonly authenticatedBy?: AuthMethod
   readonly scopes?: ReadonlyArray<string>
   readonly permissions?: Partial<Permission.Grants>
@@ -116,6 +119,7 @@ export const make = (fields: {
     tokenId: fields.tokenId ?? null,
     expiresAt: fields.expiresAt ?? null,
     issuedAt: fields.issuedAt ?? null,
+    actor: fields.actor ?? null,
     authenticatedBy: fields.authenticatedBy ?? "test",
     scopes: fields.scopes ?? [],
     permissions: { allow: fields.permissions?.allow ?? [], deny: fields.permissions?.deny ?? [] }

@@ -28,6 +28,17 @@ describe("Claims.toPrincipal", () => {
     expect(principal.scopes.tokens).toEqual(["a", "b"])
   })
 
+  it("reads the acting service of an exchanged token (act.sub, the outermost), and refuses a malformed act", () => {
+    const base = { iss: "i", sub: "alice", tid: "acme" }
+    expect(Either.getOrThrow(read(base)).actor).toBeNull()
+    expect(Either.getOrThrow(read({ ...base, act: { sub: "inventory", act: { sub: "orders" } } })).actor).toBe(
+      "inventory"
+    )
+    for (const act of ["orders", ["orders"], null, {}, { sub: 7 }, { sub: "" }, { sub: "a\nb" }]) {
+      expect(reasonOf(read({ ...base, act })), JSON.stringify(act)).toBe("claims")
+    }
+  })
+
   it("a client acting for itself (no sub, or sub = client_id) is a service; isService can decide otherwise", () => {
     expect(Either.getOrThrow(read({ iss: "i", client_id: "orders", tid: "acme" })).kind).toBe("service")
     expect(Either.getOrThrow(read({ iss: "i", sub: "orders", client_id: "orders", tid: "acme" })).kind).toBe("service")

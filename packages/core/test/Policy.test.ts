@@ -229,6 +229,33 @@ describe("Policy.tenant", () => {
     }).pipe(withTenant()))
 })
 
+describe("Policy.actor", () => {
+  const viaOrders = Principal.make({
+    subject: "alice",
+    tenant: "acme",
+    issuer: "https://issuer.example",
+    actor: "orders"
+  })
+
+  it.effect("allows a token exchanged by a listed service, naming the actor", () =>
+    Effect.gen(function*() {
+      expect((yield* Policy.actor()).grant).toBe("actor orders")
+      expect((yield* Policy.actor("billing", "orders")).grant).toBe("actor orders")
+    }).pipe(withUser(viaOrders)))
+
+  it.effect("refuses a token no service exchanged, and one exchanged by a service not listed", () =>
+    Effect.gen(function*() {
+      expectForbidden(yield* refusal(Policy.actor("orders")).pipe(withUser(alice)), {
+        reason: "no_actor",
+        requirement: "actor orders"
+      })
+      expectForbidden(yield* refusal(Policy.actor("billing")).pipe(withUser(viaOrders)), {
+        reason: "wrong_actor",
+        requirement: "actor billing"
+      })
+    }))
+})
+
 describe("Policy.service", () => {
   it.effect("allows any service, naming its client id", () =>
     Effect.gen(function*() {

@@ -28,7 +28,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
-import { OAuthError, TokenService } from "./TokenService.js"
+import { OAuthError, tokenExchange, TokenService } from "./TokenService.js"
 import type * as Service from "./TokenService.js"
 
 const Form = Schema.Struct({
@@ -38,6 +38,9 @@ const Form = Schema.Struct({
   refresh_token: Schema.optional(Schema.String),
   scope: Schema.optional(Schema.String),
   resource: Schema.optional(Schema.String),
+  subject_token: Schema.optional(Schema.String),
+  subject_token_type: Schema.optional(Schema.String),
+  audience: Schema.optional(Schema.String),
   token: Schema.optional(Schema.String),
   token_type_hint: Schema.optional(Schema.String),
   client_id: Schema.optional(Schema.String),
@@ -56,7 +59,8 @@ const TokenResponse = Schema.Struct({
   token_type: Schema.Literal("Bearer"),
   expires_in: Schema.Number,
   scope: Schema.String,
-  refresh_token: Schema.optional(Schema.String)
+  refresh_token: Schema.optional(Schema.String),
+  issued_token_type: Schema.optional(Schema.String)
 })
 
 /**
@@ -165,6 +169,18 @@ const grantOf = (form: typeof Form.Type): Effect.Effect<Service.Grant, OAuthErro
         Effect.succeed({ grant_type: "refresh_token", refresh_token: Redacted.make(form.refresh_token) })
     case "client_credentials":
       return Effect.succeed({ grant_type: "client_credentials", ...optional("scope"), ...optional("resource") })
+    case tokenExchange: {
+      const audience = form.audience ?? form.resource
+      return form.subject_token === undefined || form.subject_token_type === undefined ?
+        Effect.fail(invalid("subject_token and subject_token_type are required")) :
+        Effect.succeed({
+          grant_type: tokenExchange,
+          subject_token: Redacted.make(form.subject_token),
+          subject_token_type: form.subject_token_type,
+          ...(audience === undefined ? {} : { audience }),
+          ...optional("scope")
+        })
+    }
     case undefined:
       return Effect.fail(invalid("grant_type is required"))
     default:

@@ -43,6 +43,7 @@ export class OAuthError extends Data.TaggedError("@warden/OAuthError")<{
     | "unauthorized_client"
     | "unsupported_grant_type"
     | "invalid_scope"
+    | "invalid_target"
     | "temporarily_unavailable"
   readonly description: string
 }> {
@@ -62,11 +63,21 @@ export class OAuthError extends Data.TaggedError("@warden/OAuthError")<{
 export interface Client {
   readonly clientId: string
   readonly secret: Redacted.Redacted<string>
-  readonly grants: ReadonlyArray<"password" | "refresh_token" | "client_credentials">
+  readonly grants: ReadonlyArray<"password" | "refresh_token" | "client_credentials" | typeof tokenExchange>
   /** For client credentials: the scopes the client's own tokens may carry, and its tenant. */
   readonly scope?: string
   readonly tenant?: string
 }
+
+/**
+ * RFC 8693's grant type, and the type of the tokens it takes and gives.
+ *
+ * @since 0.3.0
+ */
+export const tokenExchange = "urn:ietf:params:oauth:grant-type:token-exchange"
+
+/** @since 0.3.0 */
+export const accessTokenType = "urn:ietf:params:oauth:token-type:access_token"
 
 /**
  * How the service issues.
@@ -112,6 +123,14 @@ export type Grant =
   }
   | { readonly grant_type: "refresh_token"; readonly refresh_token: Redacted.Redacted<string> }
   | { readonly grant_type: "client_credentials"; readonly scope?: string; readonly resource?: string }
+  | {
+    readonly grant_type: typeof tokenExchange
+    readonly subject_token: Redacted.Redacted<string>
+    readonly subject_token_type: string
+    /** The next hop: one of the service's audiences (RFC 8693 `audience`, or `resource`). */
+    readonly audience?: string
+    readonly scope?: string
+  }
 
 /**
  * RFC 6749 §5.1's successful response.
@@ -125,6 +144,8 @@ export interface TokenResponse {
   readonly expires_in: number
   readonly scope: string
   readonly refresh_token?: string
+  /** For a token exchange (RFC 8693 §2.2.1). */
+  readonly issued_token_type?: string
 }
 
 /**
@@ -347,6 +368,67 @@ export const make = (
         return { access_token: access, token_type: "Bearer", expires_in: accessSeconds, scope } satisfies TokenResponse
       })
 
+    /**
+     * RFC 8693: the calling service trades the user's access token for one meant for the next hop alone, with the
+     * same subject, tenant and session, no more scope, no longer life, and the calling service in `act`.
+     */
+    const exchange = (client: Client, grant: Extract<Grant, { grant_type: typeof tokenExchange }>, now: number) =>
+      Effect.gen(function*() {
+        if (grant.subject_token_type !== accessTokenType) {
+          return yield* fail("invalid_request", "the subject token must be an access token")
+        }
+        if (grant.audience === undefined || !audiences.has(grant.audience)) {
+          return yield* fail("invalid_target", "the audience is not one this service issues tokens for")
+        }
+        const claims = yield* ownClaims(Redacted.value(grant.subject_token), now)
+        if (
+          claims === undefined || typeof claims.sub !== "string" || typeof claims.jti !== "string" ||
+          typeof claims.exp !== "number" || typeof claims["tid"] !== "string"
+        ) {
+          return yield* fail("invalid_grant", "the subject token is not valid")
+        }
+        const revoked = yield* revocations.isRevoked({
+          issuer: options.issuer,
+          tokenId: claims.jti,
+          subject: claims.sub,
+          issuedAt: claims.iat ?? null
+        }).pipe(Effect.mapError(unavailable))
+        if (revoked) return yield* fail("invalid_grant", "the subject token is not valid")
+        const scope = narrow(grant.scope, typeof claims["scope"] === "string" ? claims["scope"] : "")
+        if (scope === undefined) return yield* fail("invalid_scope", "a requested scope is not in the subject token")
+        const iat = Math.floor(now / 1000)
+        const exp = Math.min(claims.exp, iat + accessSeconds)
+        const jti = randomBytes(16).toString("base64url")
+        const previous = claims["act"]
+        const access = yield* TokenIssuer.sign(signer(), {
+          iss: options.issuer,
+          sub: claims.sub,
+          aud: grant.audience,
+          client_id: claims["client_id"],
+          tid: claims["tid"],
+          ...(claims["tenants"] === undefined ? {} : { tenants: claims["tenants"] }),
+          scope,
+          ...(claims["sid"] === undefined ? {} : { sid: claims["sid"] }),
+          act: { sub: client.clientId, ...(previous === undefined ? {} : { act: previous }) },
+          iat,
+          exp,
+          jti
+        })
+        if (typeof claims["sid"] === "string") {
+          // Part of the session: a logout or a reused refresh token revokes it too.
+          yield* refreshes.recordAccess(claims["sid"], { tokenId: jti, expiresAt: exp }).pipe(
+            Effect.mapError(unavailable)
+          )
+        }
+        return {
+          access_token: access,
+          token_type: "Bearer",
+          expires_in: exp - iat,
+          scope,
+          issued_token_type: accessTokenType
+        } satisfies TokenResponse
+      })
+
     const token = (client: Client, grant: Grant) =>
       Effect.gen(function*() {
         if (!client.grants.includes(grant.grant_type)) {
@@ -360,6 +442,8 @@ export const make = (
             return yield* refresh(client, grant, now)
           case "client_credentials":
             return yield* clientCredentials(client, grant, now)
+          case tokenExchange:
+            return yield* exchange(client, grant, now)
         }
       })
 
@@ -430,7 +514,7 @@ export const make = (
         token_endpoint: `${base}/token`,
         jwks_uri: `${base}/jwks`,
         revocation_endpoint: `${base}/revoke`,
-        grant_types_supported: ["password", "refresh_token", "client_credentials"],
+        grant_types_supported: ["password", "refresh_token", "client_credentials", tokenExchange],
         token_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"],
         response_types_supported: []
       }

@@ -20,6 +20,7 @@ import * as net from "node:net"
 
 const cheap: Password.Cost = { N: 2 ** 10, r: 8, p: 1 }
 const audience = "https://inventory.shop.test"
+const billing = "https://billing.shop.test"
 
 const freePort = () =>
   new Promise<number>((resolve) => {
@@ -41,8 +42,10 @@ const serveTokens = (url: string, prefix: string) =>
     const service = TokenService.layer({
       issuer,
       audience,
+      audiences: [billing],
       clients: [
-        { clientId: "web", secret: Redacted.make("web-secret"), grants: ["password", "refresh_token"] }
+        { clientId: "web", secret: Redacted.make("web-secret"), grants: ["password", "refresh_token"] },
+        { clientId: "orders", secret: Redacted.make("orders-secret"), grants: [TokenService.tokenExchange] }
       ]
     }).pipe(
       Layer.provide(Layer.mergeAll(
@@ -178,4 +181,49 @@ describe("the token service over HTTP", () => {
       )
       expect(metadata).toMatchObject({ issuer, token_endpoint: `${issuer}/token`, jwks_uri: `${issuer}/jwks` })
     }), 30_000)
+
+  it.scopedLive(
+    "an exchanged token is accepted by the audience it was exchanged for, with its actor, and by no other",
+    () =>
+      Effect.gen(function*() {
+        const redis = yield* TestRedis.shared
+        const prefix = TestRedis.prefix()
+        const issuer = yield* serveTokens(redis.url, prefix)
+        const verifierFor = (aud: string) =>
+          Effect.map(
+            Layer.build(
+              Discovery.layerIssuer({ issuer, audience: aud, allowInsecureLoopback: true }).pipe(Layer.orDie)
+            ),
+            (ctx) => Context.get(ctx, Authenticator.Authenticator)
+          )
+        const inventory = yield* verifierFor(audience)
+        const billingService = yield* verifierFor(billing)
+        const login = yield* post(`${issuer}/token`, {
+          grant_type: "password",
+          username: "alice",
+          password: "wonderland 42"
+        })
+        const exchanged = yield* post(`${issuer}/token`, {
+          grant_type: TokenService.tokenExchange,
+          subject_token: login.body.access_token,
+          subject_token_type: TokenService.accessTokenType,
+          audience: billing
+        }, "orders:orders-secret")
+        expect(exchanged.status).toBe(200)
+        expect(exchanged.body.issued_token_type).toBe(TokenService.accessTokenType)
+        const principal = yield* billingService.authenticate(Credential.bearer(exchanged.body.access_token))
+        expect([principal.subject, principal.tenant, principal.actor]).toEqual(["u-alice", "acme", "orders"])
+        const elsewhere = yield* Effect.flip(inventory.authenticate(Credential.bearer(exchanged.body.access_token)))
+        expect(elsewhere.reason).toBe("audience")
+        // The user's own token carries no actor.
+        expect((yield* inventory.authenticate(Credential.bearer(login.body.access_token))).actor).toBeNull()
+        const missingType = yield* post(`${issuer}/token`, {
+          grant_type: TokenService.tokenExchange,
+          subject_token: login.body.access_token,
+          audience: billing
+        }, "orders:orders-secret")
+        expect([missingType.status, missingType.body.error]).toEqual([400, "invalid_request"])
+      }),
+    30_000
+  )
 })

@@ -23,11 +23,22 @@ const reports: TokenService.Client = {
   tenant: "acme"
 }
 
+const orders: TokenService.Client = {
+  clientId: "orders",
+  secret: Redacted.make("orders-secret"),
+  grants: [TokenService.tokenExchange]
+}
+const inventoryClient: TokenService.Client = {
+  clientId: "inventory",
+  secret: Redacted.make("inventory-secret"),
+  grants: [TokenService.tokenExchange]
+}
+
 const Live = TokenService.layer({
   issuer,
   audience: "https://inventory.shop.test",
-  audiences: ["https://orders.shop.test"],
-  clients: [web, reports],
+  audiences: ["https://orders.shop.test", "https://billing.shop.test"],
+  clients: [web, reports, orders, inventoryClient],
   failuresBeforeBackoff: 3,
   backoff: "10 seconds"
 }).pipe(
@@ -280,5 +291,62 @@ describe("TokenService", () => {
       expect((yield* service.jwks).keys.map((k) => k.kid)).toEqual([oldKid, newKid])
       yield* TestClock.adjust("1 second")
       expect((yield* service.jwks).keys.map((k) => k.kid)).toEqual([newKid])
+    }).pipe(Effect.provide(Live)))
+
+  const exchange = (client: TokenService.Client, token: string, audience: string, scope?: string) =>
+    Effect.flatMap(TokenService.TokenService, (s) =>
+      s.token(client, {
+        grant_type: TokenService.tokenExchange,
+        subject_token: Redacted.make(token),
+        subject_token_type: TokenService.accessTokenType,
+        audience,
+        ...(scope === undefined ? {} : { scope })
+      }))
+
+  it.effect("token exchange: the same user, tenant and session, for the next hop only, the caller in act", () =>
+    Effect.gen(function*() {
+      const user = yield* login()
+      yield* TestClock.adjust("100 seconds")
+      const exchanged = yield* exchange(orders, user.access_token, "https://billing.shop.test", "orders.read")
+      expect(exchanged).toMatchObject({ issued_token_type: TokenService.accessTokenType, scope: "orders.read" })
+      expect(exchanged.refresh_token).toBeUndefined()
+      const original = (yield* claimsOf(user.access_token)).payload
+      const { payload } = yield* claimsOf(exchanged.access_token)
+      expect(payload).toMatchObject({
+        sub: "u-alice",
+        tid: "acme",
+        aud: "https://billing.shop.test",
+        act: { sub: "orders" },
+        sid: original["sid"]
+      })
+      // No longer than the token it came from.
+      expect(payload.exp).toBe(original.exp)
+      // Exchanged again by the next hop: the chain of actors is kept, newest outermost.
+      const again = yield* exchange(inventoryClient, exchanged.access_token, "https://orders.shop.test")
+      expect((yield* claimsOf(again.access_token)).payload["act"]).toEqual({ sub: "inventory", act: { sub: "orders" } })
+    }).pipe(Effect.provide(Live)))
+
+  it.effect("token exchange refuses an unknown audience, more scope, a client without the grant, a revoked token", () =>
+    Effect.gen(function*() {
+      const service = yield* TokenService.TokenService
+      const user = yield* login("wonderland 42", "stock.read")
+      expect((yield* Effect.flip(exchange(orders, user.access_token, "https://evil.test"))).error).toBe(
+        "invalid_target"
+      )
+      expect(
+        (yield* Effect.flip(exchange(orders, user.access_token, "https://billing.shop.test", "orders.write"))).error
+      )
+        .toBe("invalid_scope")
+      expect((yield* Effect.flip(exchange(web, user.access_token, "https://billing.shop.test"))).error)
+        .toBe("unauthorized_client")
+      expect((yield* Effect.flip(exchange(orders, "not-a-token", "https://billing.shop.test"))).error).toBe(
+        "invalid_grant"
+      )
+      const exchanged = yield* exchange(orders, user.access_token, "https://billing.shop.test")
+      // Logging out ends the exchanged token with the session, and no new one can be had from the old token.
+      yield* service.revoke(web, Redacted.make(user.refresh_token!))
+      expect(yield* revoked(exchanged.access_token)).toBe(true)
+      expect((yield* Effect.flip(exchange(orders, user.access_token, "https://billing.shop.test"))).error)
+        .toBe("invalid_grant")
     }).pipe(Effect.provide(Live)))
 })
