@@ -1,6 +1,14 @@
 /** The store contracts, kept by the Redis layers on a real redis-server. */
 import { afterAll, beforeAll, describe } from "@effect/vitest"
-import { ApiKeyStore, GrantsCache, IntrospectionCache, RedisClient, RevocationStore, RoleStore } from "@warden/redis"
+import {
+  ApiKeyStore,
+  GrantsCache,
+  IntrospectionCache,
+  RedisClient,
+  RefreshStore,
+  RevocationStore,
+  RoleStore
+} from "@warden/redis"
 import { TestRedis } from "@warden/testing"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -24,6 +32,7 @@ describe("the Redis stores keep the store contracts", () => {
     apiKeys: () => ApiKeyStore.layer.pipe(Layer.provide(client())),
     roles: () => RoleStore.layer.pipe(Layer.provide(client())),
     grantsCache: (options) => GrantsCache.layer(options).pipe(Layer.provide(client())),
-    introspection: () => IntrospectionCache.layer.pipe(Layer.provide(client()))
+    introspection: () => IntrospectionCache.layer.pipe(Layer.provide(client())),
+    refresh: () => RefreshStore.layer.pipe(Layer.provide(client()))
   })
 })

@@ -7,6 +7,7 @@ import { expect, it } from "@effect/vitest"
 import { ApiKey, GrantsCache, RoleStore } from "@warden/core"
 import { RevocationStore } from "@warden/jwt"
 import { Introspection } from "@warden/oauth"
+import { RefreshStore } from "@warden/token-service"
 import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 
@@ -17,6 +18,7 @@ export interface Backend {
   readonly roles: () => Layer.Layer<RoleStore.RoleStore>
   readonly grantsCache: (options: GrantsCache.Options) => Layer.Layer<GrantsCache.GrantsCache>
   readonly introspection: () => Layer.Layer<Introspection.IntrospectionCache>
+  readonly refresh: () => Layer.Layer<RefreshStore.RefreshStore>
 }
 
 const sleep = (ms: number) => Effect.promise(() => new Promise((resolve) => setTimeout(resolve, ms)))
@@ -225,6 +227,60 @@ export const introspectionCacheContract = (backend: Backend) => {
     }).pipe(Effect.provide(backend.introspection())))
 }
 
+export const refreshContract = (backend: Backend) => {
+  const session = (family: string): RefreshStore.Session => ({
+    family,
+    subject: "u-alice",
+    tenant: "acme",
+    tenants: ["acme", "globex"],
+    scope: "stock.read",
+    clientId: "web",
+    expiresAt: nowSeconds() + 3_600
+  })
+
+  it.live("a refresh token is fresh once; used again it is reuse, which revokes its family", () =>
+    Effect.gen(function*() {
+      const store = yield* RefreshStore.RefreshStore
+      yield* store.save("h-1", session("f-1"))
+      yield* store.recordAccess("f-1", { tokenId: "a-1", expiresAt: 100 })
+      expect(yield* store.consume("h-1")).toEqual({ _tag: "Fresh", session: session("f-1") })
+      yield* store.save("h-2", session("f-1"))
+      yield* store.recordAccess("f-1", { tokenId: "a-2", expiresAt: 200 })
+      const reused = yield* store.consume("h-1")
+      expect(reused).toEqual({
+        _tag: "Reused",
+        session: session("f-1"),
+        issued: [{ tokenId: "a-1", expiresAt: 100 }, { tokenId: "a-2", expiresAt: 200 }]
+      })
+      // The family's other refresh token is dead now; an unknown one is unknown.
+      expect(yield* store.consume("h-2")).toEqual({ _tag: "Revoked" })
+      expect(yield* store.consume("h-unknown")).toEqual({ _tag: "Unknown" })
+    }).pipe(Effect.provide(backend.refresh())))
+
+  it.live("of concurrent consumers of one refresh token exactly one finds it fresh", () =>
+    Effect.gen(function*() {
+      const store = yield* RefreshStore.RefreshStore
+      yield* store.save("h-race", session("f-race"))
+      const answers = yield* Effect.forEach(Array.from({ length: 16 }, () => "h-race"), store.consume, {
+        concurrency: "unbounded"
+      })
+      expect(answers.filter((a) => a._tag === "Fresh")).toHaveLength(1)
+      expect(answers.every((a) => a._tag === "Fresh" || a._tag === "Reused" || a._tag === "Revoked")).toBe(true)
+    }).pipe(Effect.provide(backend.refresh())))
+
+  it.live("revoking a family gives its access tokens and kills its refresh tokens; other families live on", () =>
+    Effect.gen(function*() {
+      const store = yield* RefreshStore.RefreshStore
+      yield* store.save("h-a", session("f-a"))
+      yield* store.save("h-b", session("f-b"))
+      yield* store.recordAccess("f-a", { tokenId: "x", expiresAt: 300 })
+      expect(yield* store.revokeFamily("f-a")).toEqual([{ tokenId: "x", expiresAt: 300 }])
+      expect(yield* store.consume("h-a")).toEqual({ _tag: "Revoked" })
+      expect((yield* store.consume("h-b"))._tag).toBe("Fresh")
+      expect(yield* store.revokeFamily("f-never")).toEqual([])
+    }).pipe(Effect.provide(backend.refresh())))
+}
+
 /** Every contract, for one backend. */
 export const allContracts = (backend: Backend) => {
   revocationContract(backend)
@@ -232,4 +288,5 @@ export const allContracts = (backend: Backend) => {
   roleStoreContract(backend)
   grantsCacheContract(backend)
   introspectionCacheContract(backend)
+  refreshContract(backend)
 }

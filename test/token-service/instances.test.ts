@@ -1,0 +1,97 @@
+/**
+ * Two token-service instances sharing one Redis for refresh families and
+ * revocations: a refresh token used on one is used up on both, a reuse seen
+ * by either revokes the family everywhere, and a logout on one is final on
+ * the other.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { RevocationStore } from "@warden/jwt"
+import { RedisClient, RefreshStore as RedisRefresh, RevocationStore as RedisRevocations } from "@warden/redis"
+import { TestRedis } from "@warden/testing"
+import { Password, TokenService, UserStore } from "@warden/token-service"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+
+const cheap: Password.Cost = { N: 2 ** 10, r: 8, p: 1 }
+const issuer = "https://id.shop.test"
+const web: TokenService.Client = { clientId: "web", secret: Redacted.make("s"), grants: ["password", "refresh_token"] }
+
+/** One instance: its own Redis client and its own signing key; refresh families and revocations shared. */
+const instance = (url: string, keyPrefix: string) =>
+  Layer.build(
+    TokenService.layer({ issuer, audience: "https://inventory.shop.test", clients: [web] }).pipe(
+      Layer.provideMerge(Layer.mergeAll(
+        UserStore.layerMemory([{
+          username: "alice",
+          password: Redacted.make("wonderland 42"),
+          subject: "u-alice",
+          tenant: "acme",
+          scope: "stock.read"
+        }], cheap),
+        RedisRefresh.layer,
+        RedisRevocations.layer
+      )),
+      Layer.provide(RedisClient.layer({ url, keyPrefix }))
+    )
+  )
+
+const claims = (token: string) =>
+  JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString("utf8")) as {
+    jti: string
+    sub: string
+    iat: number
+  }
+
+describe("two token-service instances on one Redis", () => {
+  it.scopedLive(
+    "share refresh families: rotation, reuse detection and logout hold across them",
+    () =>
+      Effect.gen(function*() {
+        const redis = yield* TestRedis.shared
+        const prefix = TestRedis.prefix()
+        const a = yield* instance(redis.url, prefix)
+        const b = yield* instance(redis.url, prefix)
+        const on = (ctx: typeof a) => Context.get(ctx, TokenService.TokenService)
+        const login = (ctx: typeof a) =>
+          on(ctx).token(web, { grant_type: "password", username: "alice", password: Redacted.make("wonderland 42") })
+        const refresh = (ctx: typeof a, token: string) =>
+          on(ctx).token(web, { grant_type: "refresh_token", refresh_token: Redacted.make(token) })
+        const revoked = (token: string) => {
+          const c = claims(token)
+          return Context.get(a, RevocationStore.RevocationStore).isRevoked({
+            issuer,
+            tokenId: c.jti,
+            subject: c.sub,
+            issuedAt: c.iat
+          })
+        }
+
+        // A login on one instance, refreshed on the other.
+        const first = yield* login(a)
+        const second = yield* refresh(b, first.refresh_token!)
+        // Replaying the first refresh token on the first instance is reuse: the family dies on both.
+        expect((yield* Effect.flip(refresh(a, first.refresh_token!))).error).toBe("invalid_grant")
+        expect((yield* Effect.flip(refresh(b, second.refresh_token!))).error).toBe("invalid_grant")
+        expect(yield* revoked(first.access_token)).toBe(true)
+        expect(yield* revoked(second.access_token)).toBe(true)
+
+        // Concurrent refreshes of one token, split over both instances: exactly one wins.
+        const session = yield* login(b)
+        const results = yield* Effect.forEach(
+          Array.from({ length: 8 }, (_, i) => (i % 2 === 0 ? a : b)),
+          (ctx) => Effect.either(refresh(ctx, session.refresh_token!)),
+          { concurrency: "unbounded" }
+        )
+        expect(results.filter((r) => r._tag === "Right")).toHaveLength(1)
+
+        // A logout on one instance is final on the other.
+        const third = yield* login(a)
+        yield* on(b).revoke(web, Redacted.make(third.refresh_token!))
+        expect((yield* Effect.flip(refresh(a, third.refresh_token!))).error).toBe("invalid_grant")
+        expect(yield* revoked(third.access_token)).toBe(true)
+      }),
+    30_000
+  )
+})
