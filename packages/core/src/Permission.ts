@@ -175,6 +175,12 @@ export interface PermissionSet {
   readonly check: (permission: string) => Check
   /** Grants and denies that were malformed: such a grant grants nothing, such a deny denies everything. */
   readonly ignored: ReadonlyArray<string>
+  /**
+   * The grants and denies it was compiled from, to show (the auth RPC's `GetUserPermissions`).
+   *
+   * @since 0.3.0
+   */
+  readonly rules: Grants
 }
 
 const insert = (root: Node, grant: string, deny: boolean): boolean => {
@@ -226,7 +232,7 @@ export const compile = (grants: Grants): PermissionSet => {
   }
   if (malformedDeny !== undefined) {
     const denied: Check = { _tag: "Denied", rule: malformedDeny }
-    return { check: () => denied, ignored }
+    return { check: () => denied, ignored, rules: grants }
   }
   // A set lives as long as its token in the verifier's cache and answers the same few permissions again and
   // again: answers are kept, a bounded number of them.
@@ -263,7 +269,7 @@ export const compile = (grants: Grants): PermissionSet => {
     if (allowed === undefined || parseSegments(permission, false) === undefined) return notGranted
     return { _tag: "Allowed", grant: allowed }
   }
-  return { check, ignored }
+  return { check, ignored, rules: grants }
 }
 
 /** The empty permission set. */

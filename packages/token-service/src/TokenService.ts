@@ -155,6 +155,8 @@ export interface TokenResponse {
  * @category models
  */
 export class TokenService extends Context.Tag("@warden/token-service/TokenService")<TokenService, {
+  /** A client by id, for a caller already authenticated some other way (its own token). */
+  readonly findClient: (clientId: string) => Client | undefined
   /** Authenticates a client by id and secret; `invalid_client` when either is wrong. */
   readonly authenticateClient: (
     clientId: string,
@@ -188,6 +190,9 @@ const tokenHash = (token: string): string => sha256(token).toString("base64url")
 
 const fail = (error: OAuthError["error"], description: string) => Effect.fail(new OAuthError({ error, description }))
 const unavailable = () => new OAuthError({ error: "temporarily_unavailable", description: "try again later" })
+
+/** RFC 6749 §3.3: a scope is one or more scope-tokens; a token with none carries no `scope` claim at all. */
+const scopeClaim = (scope: string): { readonly scope?: string } => scope.length === 0 ? {} : { scope }
 
 /** The requested scopes, each of which `allowed` must hold; all of `allowed` when none are asked for. */
 const narrow = (requested: string | undefined, allowed: string): string | undefined => {
@@ -268,7 +273,7 @@ export const make = (
           client_id: session.clientId,
           tid: session.tenant,
           ...(session.tenants.length > 1 ? { tenants: session.tenants } : {}),
-          scope: session.scope,
+          ...scopeClaim(session.scope),
           sid: session.family,
           iat: Math.floor(now / 1000),
           exp: Math.floor(now / 1000) + accessSeconds,
@@ -364,7 +369,12 @@ export const make = (
         const scope = narrow(grant.scope, client.scope ?? "")
         if (scope === undefined) return yield* fail("invalid_scope", "a requested scope is not allowed")
         const audience = yield* audienceOf(grant.resource)
-        const access = yield* sign({ client_id: client.clientId, aud: audience, tid: client.tenant, scope }, now)
+        const access = yield* sign({
+          client_id: client.clientId,
+          aud: audience,
+          tid: client.tenant,
+          ...scopeClaim(scope)
+        }, now)
         return { access_token: access, token_type: "Bearer", expires_in: accessSeconds, scope } satisfies TokenResponse
       })
 
@@ -407,7 +417,7 @@ export const make = (
           client_id: claims["client_id"],
           tid: claims["tid"],
           ...(claims["tenants"] === undefined ? {} : { tenants: claims["tenants"] }),
-          scope,
+          ...scopeClaim(scope),
           ...(claims["sid"] === undefined ? {} : { sid: claims["sid"] }),
           act: { sub: client.clientId, ...(previous === undefined ? {} : { act: previous }) },
           iat,
@@ -504,6 +514,7 @@ export const make = (
 
     const base = options.issuer.replace(/\/$/, "")
     return {
+      findClient: (clientId) => clients.get(clientId)?.client,
       authenticateClient,
       token,
       revoke,

@@ -257,6 +257,9 @@ describe("TokenService", () => {
         aud: "https://orders.shop.test"
       })
       expect(payload.sub).toBeUndefined()
+      // No scope asked for and none allowed: no scope claim at all (an empty one is malformed, RFC 6749 §3.3).
+      const none = yield* service.token(client, { grant_type: "client_credentials", scope: "" })
+      expect((yield* claimsOf(none.access_token)).payload).not.toHaveProperty("scope")
       expect((yield* Effect.flip(service.authenticateClient("reports", Redacted.make("nope")))).error).toBe(
         "invalid_client"
       )
