@@ -19,7 +19,7 @@ import * as Outgoing from "@warden/oauth/Outgoing"
 import * as Effect from "effect/Effect"
 
 // The credential choices are transport-neutral (`@warden/oauth/Outgoing`); `client` sends them.
-export { anonymous, apiKey, forward, MissingCredentials, service, token } from "@warden/oauth/Outgoing"
+export { anonymous, apiKey, exchange, forward, MissingCredentials, service, token } from "@warden/oauth/Outgoing"
 export type { Credentials, OutboundError } from "@warden/oauth/Outgoing"
 
 /**

@@ -11,6 +11,10 @@
  * - `service`: send the service's own token from a `TokenSource`
  *   (`ClientCredentials`), never the caller's.
  * - `token`: send a token the caller holds; a JWT about to expire fails fast.
+ * - `exchange`: inside a protected handler, exchange the caller's token for
+ *   one meant for the next hop alone (RFC 8693, `TokenExchange`) and send
+ *   that: the next hop sees the user, the tenant, and this service as the
+ *   actor.
  * - `anonymous`: send no token; refused with `MissingCredentials` while the
  *   current request is authenticated, so a forgotten forward fails before
  *   anything is sent.
@@ -32,6 +36,7 @@ import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
+import type { Exchanger } from "./TokenExchange.js"
 import type { TokenError, TokenSource } from "./TokenSource.js"
 
 /** A call that would carry no token where one is required. Names the client; raised before anything is sent. */
@@ -56,11 +61,38 @@ export type Credentials =
     readonly expiresAt: number | null
     readonly margin: Duration.Duration
   }
+  | { readonly _tag: "Exchange"; readonly exchanger: Exchanger; readonly margin: Duration.Duration }
   | { readonly _tag: "Anonymous" }
 
 /** Forward the caller's token. `margin` (default 5 seconds): the least validity left for it to be forwarded. */
 export const forward = (options: { readonly margin?: Duration.DurationInput } = {}): Credentials => ({
   _tag: "Forward",
+  margin: Duration.decode(options.margin ?? Duration.seconds(5))
+})
+
+/**
+ * Exchange the caller's token for one meant for the next hop (RFC 8693) and
+ * send that. `margin` (default 5 seconds): the least validity the caller's
+ * token must have left.
+ *
+ * @since 0.3.0
+ * @example
+ * ```ts
+ * const exchanger = yield* TokenExchange.make({
+ *   tokenEndpoint: "https://id.example/token",
+ *   clientId: "orders",
+ *   clientSecret: Redacted.make(secret),
+ *   audience: "https://inventory.example"
+ * })
+ * const inventory = yield* Outbound.make(Inventory, { name: "inventory", credentials: Outbound.exchange(exchanger) })
+ * ```
+ */
+export const exchange = (
+  exchanger: Exchanger,
+  options: { readonly margin?: Duration.DurationInput } = {}
+): Credentials => ({
+  _tag: "Exchange",
+  exchanger,
   margin: Duration.decode(options.margin ?? Duration.seconds(5))
 })
 
@@ -190,6 +222,21 @@ export const headersFor = (
               })
             ) :
             Effect.succeed({})
+        case "Exchange": {
+          if (Option.isNone(caller) || caller.value.credentials._tag !== "Bearer") {
+            return Effect.fail(
+              new MissingCredentials({
+                client,
+                description: "the client exchanges the caller's token, but there is no caller with a bearer token here"
+              })
+            )
+          }
+          const subject = caller.value.credentials.token
+          return Effect.zipRight(
+            checkMargin(caller.value.expiresAt, credentials.margin, "the caller's token"),
+            Effect.flatMap(credentials.exchanger.exchange(subject), (token) => withTenant(bearer(token.value)))
+          )
+        }
         case "Forward": {
           if (Option.isNone(caller)) {
             return Effect.fail(

@@ -47,7 +47,16 @@ import { Authentication } from "./Authentication.js"
 import * as Guarded from "./internal/guarded.js"
 
 // The credential choices are transport-neutral (`@warden/oauth/Outgoing`); the RPC clients below send them.
-export { anonymous, apiKey, forward, headersFor, MissingCredentials, service, token } from "@warden/oauth/Outgoing"
+export {
+  anonymous,
+  apiKey,
+  exchange,
+  forward,
+  headersFor,
+  MissingCredentials,
+  service,
+  token
+} from "@warden/oauth/Outgoing"
 export type { Credentials, OutboundError } from "@warden/oauth/Outgoing"
 
 /**

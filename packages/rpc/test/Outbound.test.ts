@@ -15,11 +15,22 @@ import * as RpcSerialization from "@effect/rpc/RpcSerialization"
 import * as RpcServer from "@effect/rpc/RpcServer"
 import * as RpcTest from "@effect/rpc/RpcTest"
 import { describe, expect, it } from "@effect/vitest"
-import { AuditLog, Authenticator, Credential, CurrentTenant, CurrentUser, Policy, Principal } from "@warden/core"
+import {
+  AuditLog,
+  Authenticator,
+  Credential,
+  CurrentTenant,
+  CurrentUser,
+  Policy,
+  Principal,
+  Tenant
+} from "@warden/core"
+import { CallerCredentials } from "@warden/core/Caller"
 import { TokenSource } from "@warden/oauth"
 import { Authentication, Outbound, Protected } from "@warden/rpc"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
@@ -346,5 +357,41 @@ describe("Outbound.apiKey", () => {
         const exit = yield* Effect.exit(Layer.build(Credential.layerApiKeyHeader(name)).pipe(Effect.scoped))
         expect(exit).toMatchObject({ _tag: "Failure", cause: { _tag: "Fail", error: { _tag: "InvalidHeaderName" } } })
       }
+    }))
+})
+
+describe("Outbound.exchange", () => {
+  const exchanged: Array<string> = []
+  const exchanger = {
+    name: "orders exchange",
+    audience: "https://inventory.test",
+    exchange: (subject: Redacted.Redacted<string>) =>
+      Effect.sync(() => {
+        exchanged.push(Redacted.value(subject))
+        return { value: Redacted.make(`exchanged-for-${Redacted.value(subject)}`), expiresAt: 1e15, scope: undefined }
+      })
+  }
+  const inRequest = (token: string, expiresAt: number | null = null) =>
+    Effect.provideService(CallerCredentials, {
+      credentials: Credential.bearer(token),
+      expiresAt,
+      tenant: Either.right(Schema.decodeSync(Tenant.TenantId)("globex"))
+    })
+
+  it.effect("inside a request, sends the exchanged token with the request's tenant, never the caller's own", () =>
+    Effect.gen(function*() {
+      const headers = yield* Outbound.headersFor("inventory", Outbound.exchange(exchanger)).pipe(inRequest("tok-user"))
+      expect(headers).toEqual({ authorization: "Bearer exchanged-for-tok-user", "x-tenant": "globex" })
+      expect(exchanged).toContain("tok-user")
+    }))
+
+  it.effect("outside a request, or with a caller token about to expire, fails before anything is sent", () =>
+    Effect.gen(function*() {
+      const outside = yield* Effect.flip(Outbound.headersFor("inventory", Outbound.exchange(exchanger)))
+      expect(outside._tag).toBe("MissingCredentials")
+      const expiring = yield* Effect.flip(
+        Outbound.headersFor("inventory", Outbound.exchange(exchanger)).pipe(inRequest("tok-short", 2))
+      )
+      expect(expiring).toMatchObject({ _tag: "Unauthenticated", reason: "expired" })
     }))
 })
