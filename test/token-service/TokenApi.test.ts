@@ -3,86 +3,34 @@
  * Redis revocations: the verifiers find the service by its RFC 8414
  * metadata, a reused refresh token and a logout are refused by both.
  */
-import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
-import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import { describe, expect, it } from "@effect/vitest"
 import { Authenticator, Credential } from "@warden/core"
 import { Discovery } from "@warden/jwt"
 import { RedisClient, RevocationStore as RedisRevocations } from "@warden/redis"
 import { TestRedis } from "@warden/testing"
-import { Password, RefreshStore, TokenApi, TokenService, UserStore } from "@warden/token-service"
+import { TokenService } from "@warden/token-service"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
-import { createServer } from "node:http"
-import * as net from "node:net"
+import { post, serveTokens } from "./support.js"
 
-const cheap: Password.Cost = { N: 2 ** 10, r: 8, p: 1 }
 const audience = "https://inventory.shop.test"
 const billing = "https://billing.shop.test"
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const server = net.createServer()
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo
-      server.close(() => resolve(port))
-    })
-  })
 
 const revocationsOn = (url: string, prefix: string) =>
   RedisRevocations.layer.pipe(Layer.provide(RedisClient.layer({ url, keyPrefix: prefix })))
 
 /** The token service on a loopback port, its revocations on Redis. */
-const serveTokens = (url: string, prefix: string) =>
-  Effect.gen(function*() {
-    const port = yield* Effect.promise(freePort)
-    const issuer = `http://127.0.0.1:${port}`
-    const service = TokenService.layer({
-      issuer,
-      audience,
-      audiences: [billing],
-      clients: [
-        { clientId: "web", secret: Redacted.make("web-secret"), grants: ["password", "refresh_token"] },
-        { clientId: "orders", secret: Redacted.make("orders-secret"), grants: [TokenService.tokenExchange] }
-      ]
-    }).pipe(
-      Layer.provide(Layer.mergeAll(
-        UserStore.layerMemory([{
-          username: "alice",
-          password: Redacted.make("wonderland 42"),
-          subject: "u-alice",
-          tenant: "acme",
-          scope: "stock.read"
-        }], cheap),
-        RefreshStore.layerMemory,
-        revocationsOn(url, prefix)
-      ))
-    )
-    yield* Layer.build(
-      HttpApiBuilder.serve().pipe(
-        Layer.provide(TokenApi.layer),
-        Layer.provide(service),
-        Layer.provide(NodeHttpServer.layer(createServer, { host: "127.0.0.1", port }))
-      )
-    )
-    return issuer
-  })
-
-const post = (url: string, form: Record<string, string>, basic = "web:web-secret") =>
-  Effect.promise(async () => {
-    const response = await fetch(url, {
-      method: "POST",
-      headers: {
-        authorization: `Basic ${Buffer.from(basic).toString("base64")}`,
-        "content-type": "application/x-www-form-urlencoded"
-      },
-      body: new URLSearchParams(form)
-    })
-    const text = await response.text()
-    return { status: response.status, headers: response.headers, text, body: text === "" ? {} : JSON.parse(text) }
-  })
+const serveOn = (url: string, prefix: string) =>
+  serveTokens({
+    audience,
+    audiences: [billing],
+    clients: [
+      { clientId: "web", secret: Redacted.make("web-secret"), grants: ["password", "refresh_token"] },
+      { clientId: "orders", secret: Redacted.make("orders-secret"), grants: [TokenService.tokenExchange] }
+    ]
+  }, revocationsOn(url, prefix))
 
 describe("the token service over HTTP", () => {
   it.scopedLive(
@@ -91,7 +39,7 @@ describe("the token service over HTTP", () => {
       Effect.gen(function*() {
         const redis = yield* TestRedis.shared
         const prefix = TestRedis.prefix()
-        const issuer = yield* serveTokens(redis.url, prefix)
+        const issuer = yield* serveOn(redis.url, prefix)
         // Two verifying services, each with its own connection to the shared revocations.
         const verifier = () =>
           Effect.map(
@@ -155,7 +103,7 @@ describe("the token service over HTTP", () => {
   it.scopedLive("refusals are RFC 6749 errors that never echo what was sent", () =>
     Effect.gen(function*() {
       const redis = yield* TestRedis.shared
-      const issuer = yield* serveTokens(redis.url, TestRedis.prefix())
+      const issuer = yield* serveOn(redis.url, TestRedis.prefix())
       const wrong = yield* post(`${issuer}/token`, {
         grant_type: "password",
         username: "alice",
@@ -188,7 +136,7 @@ describe("the token service over HTTP", () => {
       Effect.gen(function*() {
         const redis = yield* TestRedis.shared
         const prefix = TestRedis.prefix()
-        const issuer = yield* serveTokens(redis.url, prefix)
+        const issuer = yield* serveOn(redis.url, prefix)
         const verifierFor = (aud: string) =>
           Effect.map(
             Layer.build(

@@ -16,44 +16,21 @@ import { describe, expect, it } from "@effect/vitest"
 import { AuditLog, Authenticator, GrantsCache, GrantSource, Permission, Roles, RoleStore } from "@warden/core"
 import { JwtVerifier, KeyStore, RevocationStore } from "@warden/jwt"
 import { Outbound, Protected } from "@warden/rpc"
-import { AuthRpc, Password, RefreshStore, TokenApi, TokenService, UserStore } from "@warden/token-service"
+import { AuthRpc, RefreshStore, TokenApi, TokenService, UserStore } from "@warden/token-service"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import { createServer } from "node:http"
-import * as net from "node:net"
+import { alice, cheap, freePort, post } from "./support.js"
 
-const cheap: Password.Cost = { N: 2 ** 10, r: 8, p: 1 }
 const inventory = "https://inventory.shop.test"
 const auth = "https://auth.shop.test"
 const Perms = Permission.catalogue("inventory:stock:read", "inventory:stock:adjust")
 const roles = Roles.define(Perms, { clerk: { allow: ["inventory:stock:*"], deny: ["inventory:stock:adjust"] } })
 
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const server = net.createServer()
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo
-      server.close(() => resolve(port))
-    })
-  })
-
-const post = (url: string, form: Record<string, string>, basic: string) =>
-  Effect.promise(async () => {
-    const response = await fetch(url, {
-      method: "POST",
-      headers: {
-        authorization: `Basic ${Buffer.from(basic).toString("base64")}`,
-        "content-type": "application/x-www-form-urlencoded"
-      },
-      body: new URLSearchParams(form)
-    })
-    return await response.json() as Record<string, string>
-  })
-
 const setup = Effect.gen(function*() {
-  const port = yield* Effect.promise(freePort)
+  const port = yield* freePort
   const issuer = `http://127.0.0.1:${port}`
   const tokens = yield* Layer.build(
     TokenService.layer({
@@ -70,14 +47,7 @@ const setup = Effect.gen(function*() {
       ]
     }).pipe(
       Layer.provideMerge(Layer.mergeAll(
-        UserStore.layerMemory([{
-          username: "alice",
-          password: Redacted.make("wonderland 42"),
-          subject: "u-alice",
-          tenant: "acme",
-          tenants: ["globex"],
-          scope: "stock.read"
-        }], cheap),
+        UserStore.layerMemory([alice({ tenants: ["globex"] })], cheap),
         RefreshStore.layerMemory,
         RevocationStore.layerMemory
       ))
@@ -127,13 +97,15 @@ const setup = Effect.gen(function*() {
       )
     )
   )
-  const service = yield* post(`${issuer}/token`, { grant_type: "client_credentials", resource: auth }, "bff:bff-secret")
-  const user = yield* post(`${issuer}/token`, {
+  const service =
+    (yield* post(`${issuer}/token`, { grant_type: "client_credentials", resource: auth }, "bff:bff-secret"))
+      .body
+  const user = (yield* post(`${issuer}/token`, {
     grant_type: "password",
     username: "alice",
     password: "wonderland 42"
-  }, "bff:bff-secret")
-  return { client, service: service["access_token"]!, user }
+  }, "bff:bff-secret")).body
+  return { client, service: service.access_token, user }
 })
 
 const as = (token: string) => RpcClient.withHeaders({ authorization: `Bearer ${token}` })
@@ -144,7 +116,7 @@ describe("the auth RPC over HTTP", () => {
     () =>
       Effect.gen(function*() {
         const { client, service, user } = yield* setup
-        const token = Redacted.make(user["access_token"]!)
+        const token = Redacted.make(user.access_token)
         const verified = yield* client.VerifyToken({ token }).pipe(as(service))
         expect(verified).toMatchObject({ kind: "user", subject: "u-alice", tenant: "acme", scopes: ["stock.read"] })
         expect(yield* client.CheckPermission({ token, permission: "inventory:stock:read" }).pipe(as(service))).toEqual({
@@ -169,10 +141,10 @@ describe("the auth RPC over HTTP", () => {
           allow: ["inventory:stock:*"],
           deny: ["inventory:stock:adjust"]
         })
-        const refreshed = yield* client.RefreshToken({ refreshToken: Redacted.make(user["refresh_token"]!) }).pipe(
+        const refreshed = yield* client.RefreshToken({ refreshToken: Redacted.make(user.refresh_token) }).pipe(
           as(service)
         )
-        expect(refreshed.refresh_token).not.toBe(user["refresh_token"])
+        expect(refreshed.refresh_token).not.toBe(user.refresh_token)
         yield* client.InvalidateToken({ token: Redacted.make(refreshed.refresh_token!) }).pipe(as(service))
         const after = yield* Effect.flip(
           client.VerifyToken({ token: Redacted.make(refreshed.access_token) }).pipe(as(service))
@@ -185,9 +157,9 @@ describe("the auth RPC over HTTP", () => {
   it.scopedLive("refuses a user's token as the caller, and a caller without a token", () =>
     Effect.gen(function*() {
       const { client, user } = yield* setup
-      const token = Redacted.make(user["access_token"]!)
+      const token = Redacted.make(user.access_token)
       // A user token is not meant for the auth RPC's audience: refused before any policy.
-      const asUser = yield* Effect.flip(client.VerifyToken({ token }).pipe(as(user["access_token"]!)))
+      const asUser = yield* Effect.flip(client.VerifyToken({ token }).pipe(as(user.access_token)))
       expect(asUser).toMatchObject({ _tag: "Unauthenticated", reason: "audience" })
       const anonymous = yield* Effect.flip(client.VerifyToken({ token }))
       expect(anonymous).toMatchObject({ _tag: "Unauthenticated", reason: "missing_credentials" })

@@ -6,7 +6,6 @@
  */
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
-import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as Rpc from "@effect/rpc/Rpc"
@@ -19,26 +18,16 @@ import { AuditLog, CurrentTenant, CurrentUser, Policy } from "@warden/core"
 import { JwtVerifier, KeyStore, RevocationStore } from "@warden/jwt"
 import { TokenExchange } from "@warden/oauth"
 import { Outbound, Protected } from "@warden/rpc"
-import { Password, RefreshStore, TokenApi, TokenService, UserStore } from "@warden/token-service"
+import { TokenService } from "@warden/token-service"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import { createServer } from "node:http"
-import * as net from "node:net"
+import { post, serveTokens } from "./support.js"
 
-const cheap: Password.Cost = { N: 2 ** 10, r: 8, p: 1 }
 const ordersAudience = "https://orders.shop.test"
 const inventoryAudience = "https://inventory.shop.test"
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const server = net.createServer()
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo
-      server.close(() => resolve(port))
-    })
-  })
 
 const Seen = Schema.Struct({ subject: Schema.String, tenant: Schema.String, actor: Schema.NullOr(Schema.String) })
 
@@ -80,34 +69,14 @@ describe("a hop with an exchanged token", () => {
     "inventory sees the user, the tenant and orders as the actor; a forwarded token is refused there",
     () =>
       Effect.gen(function*() {
-        const port = yield* Effect.promise(freePort)
-        const issuer = `http://127.0.0.1:${port}`
-        yield* Layer.build(
-          HttpApiBuilder.serve().pipe(
-            Layer.provide(TokenApi.layer),
-            Layer.provide(TokenService.layer({
-              issuer,
-              audience: ordersAudience,
-              audiences: [inventoryAudience],
-              clients: [
-                { clientId: "web", secret: Redacted.make("web-secret"), grants: ["password"] },
-                { clientId: "orders", secret: Redacted.make("orders-secret"), grants: [TokenService.tokenExchange] }
-              ]
-            })),
-            Layer.provide(Layer.mergeAll(
-              UserStore.layerMemory([{
-                username: "alice",
-                password: Redacted.make("wonderland 42"),
-                subject: "u-alice",
-                tenant: "acme",
-                scope: "stock.read"
-              }], cheap),
-              RefreshStore.layerMemory,
-              RevocationStore.layerMemory
-            )),
-            Layer.provide(NodeHttpServer.layer(createServer, { host: "127.0.0.1", port }))
-          )
-        )
+        const issuer = yield* serveTokens({
+          audience: ordersAudience,
+          audiences: [inventoryAudience],
+          clients: [
+            { clientId: "web", secret: Redacted.make("web-secret"), grants: ["password"] },
+            { clientId: "orders", secret: Redacted.make("orders-secret"), grants: [TokenService.tokenExchange] }
+          ]
+        }, RevocationStore.layerMemory)
         const verifying = (audience: string) =>
           JwtVerifier.layerAuthenticator.pipe(
             Layer.provide(JwtVerifier.layer({ issuers: [issuer], audience })),
@@ -167,17 +136,11 @@ describe("a hop with an exchanged token", () => {
             Layer.provide(RpcSerialization.layerNdjson)
           )
         )
-        const login = yield* Effect.promise(async () => {
-          const response = await fetch(`${issuer}/token`, {
-            method: "POST",
-            headers: {
-              authorization: `Basic ${Buffer.from("web:web-secret").toString("base64")}`,
-              "content-type": "application/x-www-form-urlencoded"
-            },
-            body: new URLSearchParams({ grant_type: "password", username: "alice", password: "wonderland 42" })
-          })
-          return (await response.json() as { access_token: string }).access_token
-        })
+        const login = (yield* post(`${issuer}/token`, {
+          grant_type: "password",
+          username: "alice",
+          password: "wonderland 42"
+        })).body.access_token
         const orders = yield* RpcClient.make(Orders).pipe(
           Effect.provide(Outbound.layerManual),
           Effect.provide(protocol(ordersUrl))

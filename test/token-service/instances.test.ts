@@ -8,13 +8,13 @@ import { describe, expect, it } from "@effect/vitest"
 import { RevocationStore } from "@warden/jwt"
 import { RedisClient, RefreshStore as RedisRefresh, RevocationStore as RedisRevocations } from "@warden/redis"
 import { TestRedis } from "@warden/testing"
-import { Password, TokenService, UserStore } from "@warden/token-service"
+import { TokenService, UserStore } from "@warden/token-service"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
+import { alice, cheap } from "./support.js"
 
-const cheap: Password.Cost = { N: 2 ** 10, r: 8, p: 1 }
 const issuer = "https://id.shop.test"
 const web: TokenService.Client = { clientId: "web", secret: Redacted.make("s"), grants: ["password", "refresh_token"] }
 
@@ -23,13 +23,7 @@ const instance = (url: string, keyPrefix: string) =>
   Layer.build(
     TokenService.layer({ issuer, audience: "https://inventory.shop.test", clients: [web] }).pipe(
       Layer.provideMerge(Layer.mergeAll(
-        UserStore.layerMemory([{
-          username: "alice",
-          password: Redacted.make("wonderland 42"),
-          subject: "u-alice",
-          tenant: "acme",
-          scope: "stock.read"
-        }], cheap),
+        UserStore.layerMemory([alice()], cheap),
         RedisRefresh.layer,
         RedisRevocations.layer
       )),
