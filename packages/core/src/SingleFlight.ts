@@ -4,7 +4,7 @@
  * scope (the owning layer's), so an interrupted caller does not cancel the
  * run that others are waiting for; closing that scope ends the run and
  * releases its waiters. Shared by the key store's JWKS refetch, client
- * credentials, refresh tokens and introspection.
+ * credentials, refresh tokens, introspection and token exchange.
  *
  * @since 0.2.0
  */
@@ -36,4 +36,28 @@ export const make = <A, E>(effect: Effect.Effect<A, E>, scope: Scope.Scope): Sin
     return Effect.zipRight(Effect.forkIn(settle, scope), Deferred.await(done))
   })
   return { run, busy: () => inflight !== undefined }
+}
+
+/**
+ * Single-flights by key: `run(key, effect)` runs `effect`, or joins the run
+ * already under way for `key`; the key is forgotten when its run ends. For
+ * answers fetched per token (introspection, token exchange).
+ *
+ * @since 0.3.0
+ */
+export const keyed = <A, E>(
+  scope: Scope.Scope
+): { readonly run: (key: string, effect: Effect.Effect<A, E>) => Effect.Effect<A, E> } => {
+  const flights = new Map<string, SingleFlight<A, E>>()
+  return {
+    run: (key, effect) =>
+      Effect.suspend(() => {
+        let flight = flights.get(key)
+        if (flight === undefined) {
+          flight = make(Effect.ensuring(effect, Effect.sync(() => flights.delete(key))), scope)
+          flights.set(key, flight)
+        }
+        return flight.run
+      })
+  }
 }

@@ -158,7 +158,7 @@ export const make = (
     const maxBytes = options.maxTokenBytes ?? 8 * 1024
     const capacity = options.cacheSize ?? 10_000
     const cache = new Map<string, Answer>()
-    const flights = new Map<string, SingleFlight.SingleFlight<Answer, Unauthenticated>>()
+    const flights = SingleFlight.keyed<Answer, Unauthenticated>(scope)
 
     const remember = (key: string, answer: Answer) => {
       cache.delete(key)
@@ -240,16 +240,7 @@ export const make = (
         const now = yield* Clock.currentTimeMillis
         const cached = cache.get(key)
         if (cached !== undefined && cached.until > now) return cached
-        let flight = flights.get(key)
-        if (flight === undefined) {
-          const created = SingleFlight.make(
-            ask(token, key).pipe(Effect.ensuring(Effect.sync(() => flights.delete(key)))),
-            scope
-          )
-          flights.set(key, created)
-          flight = created
-        }
-        return yield* flight.run
+        return yield* flights.run(key, ask(token, key))
       })
 
     const authenticate = (token: string) =>

@@ -76,7 +76,7 @@ export const make = (options: Options): Effect.Effect<Exchanger, TokenError, Htt
     const ahead = Duration.toMillis(options.refreshAhead ?? "10 seconds")
     const capacity = options.cacheSize ?? 10_000
     const cache = new Map<string, AccessToken>()
-    const flights = new Map<string, SingleFlight.SingleFlight<AccessToken, TokenError>>()
+    const flights = SingleFlight.keyed<AccessToken, TokenError>(scope)
 
     const ask = (subject: Redacted.Redacted<string>, key: string) =>
       Effect.gen(function*() {
@@ -117,16 +117,7 @@ export const make = (options: Options): Effect.Effect<Exchanger, TokenError, Htt
         const now = yield* Clock.currentTimeMillis
         const cached = cache.get(key)
         if (cached !== undefined && cached.expiresAt - ahead > now) return cached
-        let flight = flights.get(key)
-        if (flight === undefined) {
-          const created = SingleFlight.make(
-            ask(subject, key).pipe(Effect.ensuring(Effect.sync(() => flights.delete(key)))),
-            scope
-          )
-          flights.set(key, created)
-          flight = created
-        }
-        return yield* flight.run
+        return yield* flights.run(key, ask(subject, key))
       })
 
     return { name, audience: options.audience, exchange }
