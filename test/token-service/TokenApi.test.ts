@@ -120,6 +120,8 @@ describe("the token service over HTTP", () => {
       expect(client.headers.get("www-authenticate")).toContain("Basic")
       const grant = yield* post(`${issuer}/token`, { grant_type: "urn:x" })
       expect([grant.status, grant.body.error]).toEqual([400, "unsupported_grant_type"])
+      const twoClients = yield* post(`${issuer}/token`, { grant_type: "password", client_id: "orders" })
+      expect([twoClients.status, twoClients.body.error]).toEqual([400, "invalid_request"])
       const missing = yield* post(`${issuer}/token`, { grant_type: "password" })
       expect([missing.status, missing.body.error]).toEqual([400, "invalid_request"])
       const metadata = yield* Effect.promise(() =>

@@ -34,3 +34,32 @@ export const apply = (
       },
       params: {}
     }
+
+/** RFC 6749 Appendix B: `+` is a space, then percent-decoding; `undefined` for a malformed escape. */
+const formDecode = (value: string): string | undefined => {
+  try {
+    return decodeURIComponent(value.replace(/\+/g, " "))
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * The client id and secret of an HTTP Basic `authorization` header, the
+ * authorization server's side of `apply` (RFC 6749 §2.3.1): `undefined`
+ * unless the header is well-formed Basic credentials.
+ *
+ * @since 0.3.0
+ */
+export const fromBasic = (
+  authorization: string
+): { readonly clientId: string; readonly clientSecret: Redacted.Redacted<string> } | undefined => {
+  const match = /^basic +([A-Za-z0-9+/]+={0,2}) *$/i.exec(authorization)
+  if (match === null) return undefined
+  const decoded = Buffer.from(match[1]!, "base64").toString("utf8")
+  const colon = decoded.indexOf(":")
+  if (colon < 0) return undefined
+  const clientId = formDecode(decoded.slice(0, colon))
+  const secret = formDecode(decoded.slice(colon + 1))
+  return clientId === undefined || secret === undefined ? undefined : { clientId, clientSecret: Redacted.make(secret) }
+}

@@ -24,6 +24,7 @@ import * as JwtVerifier from "@warden/jwt/JwtVerifier"
 import * as KeyStore from "@warden/jwt/KeyStore"
 import * as RevocationStore from "@warden/jwt/RevocationStore"
 import * as TokenIssuer from "@warden/jwt/TokenIssuer"
+import * as ClientAuth from "@warden/oauth/ClientAuth"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -112,27 +113,6 @@ const digest = (value: string): Buffer => createHash("sha256").update(value, "ut
 const sameSecret = (given: string, expected: Redacted.Redacted<string>): boolean =>
   timingSafeEqual(digest(given), digest(Redacted.value(expected)))
 
-/** RFC 6749 Appendix B: `+` is a space, then percent-decoding. */
-const formDecode = (value: string): string | undefined => {
-  try {
-    return decodeURIComponent(value.replace(/\+/g, " "))
-  } catch {
-    return undefined
-  }
-}
-
-/** The client id and secret of an HTTP Basic header (RFC 6749 §2.3.1), or `undefined`. */
-const basicCredentials = (authorization: string | undefined) => {
-  const match = authorization === undefined ? null : /^basic +([A-Za-z0-9+/]+={0,2}) *$/i.exec(authorization)
-  if (match === null) return undefined
-  const decoded = Buffer.from(match[1]!, "base64").toString("utf8")
-  const colon = decoded.indexOf(":")
-  if (colon < 0) return undefined
-  const id = formDecode(decoded.slice(0, colon))
-  const secret = formDecode(decoded.slice(colon + 1))
-  return id === undefined || secret === undefined ? undefined : { id, secret }
-}
-
 /** Starts a provider in the current scope. */
 export const make = (
   options: Options = {}
@@ -181,15 +161,19 @@ export const make = (
         const form = new URLSearchParams(request.body.toString("utf8"))
         const names = [...form.keys()].filter((name) => name !== "resource" && name !== "audience")
         if (new Set(names).size !== names.length) return oauthError(400, "invalid_request", "a parameter is repeated")
-        const credentials = basicCredentials(request.headers.authorization)
+        const authorization = request.headers.authorization
+        const credentials = authorization === undefined ? undefined : ClientAuth.fromBasic(authorization)
         if (credentials === undefined) {
           return oauthError(401, "invalid_client", "authenticate the client with HTTP Basic (client_secret_basic)")
         }
         if (form.has("client_secret")) {
           return oauthError(400, "invalid_request", "the client used more than one authentication method")
         }
-        const client = clients.get(credentials.id)
-        const matches = sameSecret(credentials.secret, client?.clientSecret ?? Redacted.make(prefix))
+        const client = clients.get(credentials.clientId)
+        const matches = sameSecret(
+          Redacted.value(credentials.clientSecret),
+          client?.clientSecret ?? Redacted.make(prefix)
+        )
         if (client === undefined || !matches) return oauthError(401, "invalid_client", "client authentication failed")
         if (form.get("grant_type") !== "client_credentials") {
           return oauthError(400, "unsupported_grant_type", "this endpoint grants client_credentials only")

@@ -24,6 +24,7 @@ import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as ClientAuth from "@warden/oauth/ClientAuth"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
@@ -114,39 +115,27 @@ const errorResponse = (e: OAuthError) =>
 
 const invalid = (description: string) => new OAuthError({ error: "invalid_request", description })
 
-/** RFC 6749 Appendix B: `+` is a space, then percent-decoding. */
-const formDecode = (value: string): string | undefined => {
-  try {
-    return decodeURIComponent(value.replace(/\+/g, " "))
-  } catch {
-    return undefined
-  }
-}
-
 /** The client's id and secret from HTTP Basic or the form; one method only (RFC 6749 §2.3). */
 const credentialsOf = (
   authorization: string | undefined,
   form: typeof Form.Type
 ): Effect.Effect<{ readonly id: string; readonly secret: Redacted.Redacted<string> }, OAuthError> => {
-  const basic = authorization === undefined ? null : /^basic +([A-Za-z0-9+/]+={0,2}) *$/i.exec(authorization)
-  if (authorization !== undefined && basic === null) {
-    return Effect.fail(
-      new OAuthError({ error: "invalid_client", description: "the client could not be authenticated" })
-    )
-  }
-  if (basic !== null) {
+  const unauthenticated = new OAuthError({
+    error: "invalid_client",
+    description: "the client could not be authenticated"
+  })
+  if (authorization !== undefined) {
+    const basic = ClientAuth.fromBasic(authorization)
+    if (basic === undefined) return Effect.fail(unauthenticated)
     if (form.client_secret !== undefined) return Effect.fail(invalid("use one client authentication method"))
-    const decoded = Buffer.from(basic[1]!, "base64").toString("utf8")
-    const colon = decoded.indexOf(":")
-    const id = colon < 0 ? undefined : formDecode(decoded.slice(0, colon))
-    const secret = colon < 0 ? undefined : formDecode(decoded.slice(colon + 1))
-    return id === undefined || secret === undefined ?
-      Effect.fail(new OAuthError({ error: "invalid_client", description: "the client could not be authenticated" })) :
-      Effect.succeed({ id, secret: Redacted.make(secret) })
+    if (form.client_id !== undefined && form.client_id !== basic.clientId) {
+      return Effect.fail(invalid("client_id differs from the authenticated client"))
+    }
+    return Effect.succeed({ id: basic.clientId, secret: basic.clientSecret })
   }
   return form.client_id !== undefined && form.client_secret !== undefined ?
     Effect.succeed({ id: form.client_id, secret: Redacted.make(form.client_secret) }) :
-    Effect.fail(new OAuthError({ error: "invalid_client", description: "the client could not be authenticated" }))
+    Effect.fail(unauthenticated)
 }
 
 const grantOf = (form: typeof Form.Type): Effect.Effect<Service.Grant, OAuthError> => {
