@@ -246,14 +246,21 @@ export const make = (
           fail("invalid_client", "the client could not be authenticated")
       })
 
-    const sign = (claims: Record<string, unknown>, now: number) =>
-      TokenIssuer.sign(signer(), {
-        ...claims,
-        iss: options.issuer,
-        iat: Math.floor(now / 1000),
-        exp: Math.floor(now / 1000) + accessSeconds,
-        jti: randomBytes(16).toString("base64url")
-      })
+    /**
+     * Signs an access token: `iss`, `iat`, a fresh `jti`, and `exp` an access lifetime from now or `expiresAt` when
+     * sooner. Returns the token and what a family records of it.
+     */
+    const sign = (claims: Record<string, unknown>, now: number, expiresAt = Infinity) => {
+      const iat = Math.floor(now / 1000)
+      const issued: Refresh.Issued = {
+        tokenId: randomBytes(16).toString("base64url"),
+        expiresAt: Math.min(expiresAt, iat + accessSeconds)
+      }
+      return Effect.map(
+        TokenIssuer.sign(signer(), { ...claims, iss: options.issuer, iat, exp: issued.expiresAt, jti: issued.tokenId }),
+        (token) => ({ token, issued, expiresIn: issued.expiresAt - iat })
+      )
+    }
 
     const audienceOf = (resource: string | undefined) =>
       resource === undefined ?
@@ -265,31 +272,22 @@ export const make = (
     /** An access token and the next refresh token of a session's family. */
     const pair = (session: Refresh.Session, audience: string, now: number) =>
       Effect.gen(function*() {
-        const jti = randomBytes(16).toString("base64url")
-        const access = yield* TokenIssuer.sign(signer(), {
-          iss: options.issuer,
+        const access = yield* sign({
           sub: session.subject,
           aud: audience,
           client_id: session.clientId,
           tid: session.tenant,
           ...(session.tenants.length > 1 ? { tenants: session.tenants } : {}),
           ...scopeClaim(session.scope),
-          sid: session.family,
-          iat: Math.floor(now / 1000),
-          exp: Math.floor(now / 1000) + accessSeconds,
-          jti
-        })
+          sid: session.family
+        }, now)
         const refresh = `rt_${randomBytes(32).toString("base64url")}`
         yield* refreshes.save(tokenHash(refresh), session).pipe(Effect.mapError(unavailable))
-        yield* refreshes.recordAccess(session.family, {
-          tokenId: jti,
-          expiresAt: Math.floor(now / 1000) + accessSeconds
-        })
-          .pipe(Effect.mapError(unavailable))
+        yield* refreshes.recordAccess(session.family, access.issued).pipe(Effect.mapError(unavailable))
         return {
-          access_token: access,
+          access_token: access.token,
           token_type: "Bearer",
-          expires_in: accessSeconds,
+          expires_in: access.expiresIn,
           scope: session.scope,
           refresh_token: refresh
         } satisfies TokenResponse
@@ -375,7 +373,12 @@ export const make = (
           tid: client.tenant,
           ...scopeClaim(scope)
         }, now)
-        return { access_token: access, token_type: "Bearer", expires_in: accessSeconds, scope } satisfies TokenResponse
+        return {
+          access_token: access.token,
+          token_type: "Bearer",
+          expires_in: access.expiresIn,
+          scope
+        } satisfies TokenResponse
       })
 
     /**
@@ -406,34 +409,30 @@ export const make = (
         if (revoked) return yield* fail("invalid_grant", "the subject token is not valid")
         const scope = narrow(grant.scope, typeof claims["scope"] === "string" ? claims["scope"] : "")
         if (scope === undefined) return yield* fail("invalid_scope", "a requested scope is not in the subject token")
-        const iat = Math.floor(now / 1000)
-        const exp = Math.min(claims.exp, iat + accessSeconds)
-        const jti = randomBytes(16).toString("base64url")
         const previous = claims["act"]
-        const access = yield* TokenIssuer.sign(signer(), {
-          iss: options.issuer,
-          sub: claims.sub,
-          aud: grant.audience,
-          client_id: claims["client_id"],
-          tid: claims["tid"],
-          ...(claims["tenants"] === undefined ? {} : { tenants: claims["tenants"] }),
-          ...scopeClaim(scope),
-          ...(claims["sid"] === undefined ? {} : { sid: claims["sid"] }),
-          act: { sub: client.clientId, ...(previous === undefined ? {} : { act: previous }) },
-          iat,
-          exp,
-          jti
-        })
+        // No longer than the token it came from.
+        const access = yield* sign(
+          {
+            sub: claims.sub,
+            aud: grant.audience,
+            client_id: claims["client_id"],
+            tid: claims["tid"],
+            ...(claims["tenants"] === undefined ? {} : { tenants: claims["tenants"] }),
+            ...scopeClaim(scope),
+            ...(claims["sid"] === undefined ? {} : { sid: claims["sid"] }),
+            act: { sub: client.clientId, ...(previous === undefined ? {} : { act: previous }) }
+          },
+          now,
+          claims.exp
+        )
         if (typeof claims["sid"] === "string") {
           // Part of the session: a logout or a reused refresh token revokes it too.
-          yield* refreshes.recordAccess(claims["sid"], { tokenId: jti, expiresAt: exp }).pipe(
-            Effect.mapError(unavailable)
-          )
+          yield* refreshes.recordAccess(claims["sid"], access.issued).pipe(Effect.mapError(unavailable))
         }
         return {
-          access_token: access,
+          access_token: access.token,
           token_type: "Bearer",
-          expires_in: exp - iat,
+          expires_in: access.expiresIn,
           scope,
           issued_token_type: accessTokenType
         } satisfies TokenResponse
