@@ -128,25 +128,24 @@ export const fromRoles = <R extends string>(
     const cache = yield* GrantsCache.GrantsCache
     const subjectOf = options.subjectOf ?? ((principal: Principal) => principal.subject)
     const withClaims = options.withClaims === true
-    // Grants by (scopes, role names); role names arrays come from the cache and are reused while cached.
-    const grantsBy = new WeakMap<Scopes.Scopes, WeakMap<ReadonlyArray<string>, Grants>>()
+    // Grants by owner and role names (the names' array comes from the cache and is reused while cached). The owner
+    // is the principal when its own grants join in (it is cached with its token), else its scopes alone.
+    const grantsBy = new WeakMap<object, WeakMap<ReadonlyArray<string>, Grants>>()
+    const compile = (principal: Principal, held: ReadonlyArray<string>): Permission.PermissionSet => {
+      if (!withClaims) return roles.compiled(held)
+      const fromRoles = roles.grantsOf(held)
+      return compiledSet({
+        allow: [...fromRoles.allow, ...principal.permissions.allow],
+        deny: [...fromRoles.deny, ...principal.permissions.deny]
+      })
+    }
     const toGrants = (principal: Principal, held: ReadonlyArray<string>): Grants => {
-      if (withClaims) {
-        const own = principal.permissions
-        const fromRoles = roles.grantsOf(held)
-        return {
-          scopes: principal.scopes,
-          permissions: compiledSet({
-            allow: [...fromRoles.allow, ...own.allow],
-            deny: [...fromRoles.deny, ...own.deny]
-          })
-        }
-      }
-      let byRoles = grantsBy.get(principal.scopes)
-      if (byRoles === undefined) grantsBy.set(principal.scopes, byRoles = new WeakMap())
+      const owner = withClaims ? principal : principal.scopes
+      let byRoles = grantsBy.get(owner)
+      if (byRoles === undefined) grantsBy.set(owner, byRoles = new WeakMap())
       let grants = byRoles.get(held)
       if (grants === undefined) {
-        grants = { scopes: principal.scopes, permissions: roles.compiled(held) }
+        grants = { scopes: principal.scopes, permissions: compile(principal, held) }
         byRoles.set(held, grants)
       }
       return grants

@@ -51,8 +51,8 @@ export const layer: Layer.Layer<Introspection.IntrospectionCache, never, RedisCl
         ),
       set: (hash, stored, until) =>
         client.run(store, async (redis) => {
-          if (until === Infinity || !Number.isFinite(until)) return
-          if (until <= Date.now()) return
+          // An answer without an end, or one already over, is not shared.
+          if (!Number.isFinite(until) || until <= Date.now()) return
           await redis.set(keyOf(hash), encode(stored), "PXAT", Math.floor(until))
         }).pipe(Effect.mapError((e) => unavailable(e.message)))
     }
