@@ -235,7 +235,9 @@ export const refreshContract = (backend: Backend) => {
     tenants: ["acme", "globex"],
     scope: "stock.read",
     clientId: "web",
-    expiresAt: nowSeconds() + 3_600
+    expiresAt: nowSeconds() + 3_600,
+    // The login's several audiences are kept with the family; a family without one has none.
+    ...(family === "f-1" ? { audience: ["https://orders.shop.test", "https://inventory.shop.test"] } : {})
   })
 
   it.live("a refresh token is fresh once; used again it is reuse, which revokes its family", () =>

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Authenticator, Credential } from "@warden/core"
-import { Discovery } from "@warden/jwt"
+import { Discovery, RevocationStore } from "@warden/jwt"
 import { RedisClient, RevocationStore as RedisRevocations } from "@warden/redis"
 import { TestRedis } from "@warden/testing"
 import { TokenService } from "@warden/token-service"
@@ -13,6 +13,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
+import * as jose from "jose"
 import { post, serveTokens } from "./support.js"
 
 const audience = "https://inventory.shop.test"
@@ -173,6 +174,65 @@ describe("the token service over HTTP", () => {
           audience: billing
         }, "orders:orders-secret")
         expect([missingType.status, missingType.body.error]).toEqual([400, "invalid_request"])
+      }),
+    30_000
+  )
+
+  it.scopedLive(
+    "a body is form-encoded, bounded and unrepeated, refused otherwise with an RFC 6749 answer",
+    () =>
+      Effect.gen(function*() {
+        const issuer = yield* serveTokens({
+          audience,
+          clients: [{ clientId: "web", secret: Redacted.make("web-secret"), grants: ["password"] }]
+        }, RevocationStore.layerMemory)
+        const token = `${issuer}/token`
+        const login = { grant_type: "password", username: "alice", password: "wonderland 42" }
+        // A repeated password is refused without decoding it, so nothing of it comes back.
+        const repeated = new URLSearchParams({ ...login })
+        repeated.append("password", "hunter2-secret")
+        const twice = yield* post(token, repeated)
+        expect([twice.status, twice.body.error]).toEqual([400, "invalid_request"])
+        expect(twice.text).not.toContain("hunter2")
+        const json = yield* post(token, JSON.stringify(login), "web:web-secret", "application/json")
+        expect([json.status, json.body.error]).toEqual([400, "invalid_request"])
+        const malformedJson = yield* post(token, "{\"password\": \"hunter2", "web:web-secret", "application/json")
+        expect([malformedJson.status, malformedJson.text]).toEqual([400, json.text])
+        const large = yield* post(token, new URLSearchParams({ ...login, padding: "x".repeat(20_000) }))
+        expect([large.status, large.body.error]).toEqual([413, "invalid_request"])
+        // The server serves on, and the same login within the bound works.
+        const ok = yield* post(token, new URLSearchParams({ ...login, padding: "x".repeat(10_000) }))
+        expect(ok.status).toBe(200)
+        const jwks = yield* Effect.promise(() => fetch(`${issuer}/jwks`))
+        expect(jwks.headers.get("cache-control")).toBe("public, max-age=60")
+      }),
+    30_000
+  )
+
+  it.scopedLive(
+    "several resources make one token for all of them, kept by every refresh (RFC 8707)",
+    () =>
+      Effect.gen(function*() {
+        const issuer = yield* serveTokens({
+          audience,
+          audiences: [billing],
+          clients: [{ clientId: "web", secret: Redacted.make("web-secret"), grants: ["password", "refresh_token"] }]
+        }, RevocationStore.layerMemory)
+        const form = new URLSearchParams({ grant_type: "password", username: "alice", password: "wonderland 42" })
+        form.append("resource", audience)
+        form.append("resource", billing)
+        form.append("resource", billing)
+        const login = yield* post(`${issuer}/token`, form)
+        expect(login.status).toBe(200)
+        expect(jose.decodeJwt(login.body.access_token).aud).toEqual([audience, billing])
+        const refreshed = yield* post(`${issuer}/token`, {
+          grant_type: "refresh_token",
+          refresh_token: login.body.refresh_token
+        })
+        expect(jose.decodeJwt(refreshed.body.access_token).aud).toEqual([audience, billing])
+        form.append("resource", "https://evil.test")
+        const unknown = yield* post(`${issuer}/token`, form)
+        expect([unknown.status, unknown.body.error]).toEqual([400, "invalid_target"])
       }),
     30_000
   )

@@ -42,16 +42,24 @@ export interface Answer {
   readonly error_description: string
 }
 
-/** A form POST with HTTP Basic client authentication; the JSON body (empty for none). */
-export const post = (url: string, form: Record<string, string>, basic = "web:web-secret") =>
+/**
+ * A form POST with HTTP Basic client authentication; the JSON body (empty for none). A `URLSearchParams` form may
+ * repeat a parameter; a string is sent as it is, as `contentType`.
+ */
+export const post = (
+  url: string,
+  form: Record<string, string> | URLSearchParams | string,
+  basic = "web:web-secret",
+  contentType = "application/x-www-form-urlencoded"
+) =>
   Effect.promise(async () => {
     const response = await fetch(url, {
       method: "POST",
       headers: {
         authorization: `Basic ${Buffer.from(basic).toString("base64")}`,
-        "content-type": "application/x-www-form-urlencoded"
+        "content-type": contentType
       },
-      body: new URLSearchParams(form)
+      body: typeof form === "string" || form instanceof URLSearchParams ? form : new URLSearchParams(form)
     })
     const text = await response.text()
     return {

@@ -27,7 +27,8 @@ const Session = Schema.parseJson(Schema.Struct({
   tenants: Schema.Array(Schema.String),
   scope: Schema.String,
   clientId: Schema.String,
-  expiresAt: Schema.Number
+  expiresAt: Schema.Number,
+  audience: Schema.optionalWith(Schema.Union(Schema.String, Schema.Array(Schema.String)), { exact: true })
 }))
 const decode = Schema.decodeUnknownEither(Session)
 const encode = Schema.encodeSync(Session)

@@ -30,6 +30,8 @@ export interface Session {
   readonly scope: string
   readonly clientId: string
   readonly expiresAt: number
+  /** The `aud` the login asked for (RFC 8707 `resource`), kept by every refresh; the service's default when absent. */
+  readonly audience?: string | ReadonlyArray<string>
 }
 
 /**

@@ -7,6 +7,9 @@
  * form. Token responses carry `Cache-Control: no-store`; errors are RFC 6749
  * §5.2 bodies with fixed descriptions, never echoing a parameter.
  *
+ * A request body must be form-encoded, at most 16 KiB (413 past that), with
+ * no parameter repeated but `resource` (RFC 6749 §3.2, RFC 8707 §2).
+ *
  * @example
  * ```ts
  * const Server = HttpApiBuilder.serve().pipe(
@@ -23,12 +26,15 @@ import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as ClientAuth from "@warden/oauth/ClientAuth"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
 import { OAuthError, tokenExchange, TokenService } from "./TokenService.js"
 import type * as Service from "./TokenService.js"
 
@@ -38,7 +44,6 @@ const Form = Schema.Struct({
   password: Schema.optional(Schema.String),
   refresh_token: Schema.optional(Schema.String),
   scope: Schema.optional(Schema.String),
-  resource: Schema.optional(Schema.String),
   subject_token: Schema.optional(Schema.String),
   subject_token_type: Schema.optional(Schema.String),
   audience: Schema.optional(Schema.String),
@@ -138,9 +143,22 @@ const credentialsOf = (
     Effect.fail(unauthenticated)
 }
 
-const grantOf = (form: typeof Form.Type): Effect.Effect<Service.Grant, OAuthError> => {
-  const optional = <K extends "scope" | "resource">(key: K) =>
+/**
+ * The `resource` parameters (RFC 8707 §2), which alone may repeat, so they are read from the form itself rather than
+ * the decoded payload. The body was read and bounded before (`bodyChecks`); this reads the kept copy.
+ */
+const resourcesOf: Effect.Effect<ReadonlyArray<string>, never, HttpServerRequest.HttpServerRequest> = Effect.flatMap(
+  HttpServerRequest.HttpServerRequest,
+  (request) => Effect.map(Effect.orDie(request.text), (text) => new URLSearchParams(text).getAll("resource"))
+)
+
+const grantOf = (
+  form: typeof Form.Type,
+  resources: ReadonlyArray<string>
+): Effect.Effect<Service.Grant, OAuthError> => {
+  const optional = <K extends "scope">(key: K) =>
     form[key] === undefined ? {} : { [key]: form[key] } as { [P in K]: string }
+  const resource = resources.length === 0 ? {} : { resource: resources.length === 1 ? resources[0]! : resources }
   switch (form.grant_type) {
     case "password":
       return form.username === undefined || form.password === undefined ?
@@ -150,16 +168,17 @@ const grantOf = (form: typeof Form.Type): Effect.Effect<Service.Grant, OAuthErro
           username: form.username,
           password: Redacted.make(form.password),
           ...optional("scope"),
-          ...optional("resource")
+          ...resource
         })
     case "refresh_token":
       return form.refresh_token === undefined ?
         Effect.fail(invalid("refresh_token is required")) :
         Effect.succeed({ grant_type: "refresh_token", refresh_token: Redacted.make(form.refresh_token) })
     case "client_credentials":
-      return Effect.succeed({ grant_type: "client_credentials", ...optional("scope"), ...optional("resource") })
+      return Effect.succeed({ grant_type: "client_credentials", ...optional("scope"), ...resource })
     case tokenExchange: {
-      const audience = form.audience ?? form.resource
+      if (resources.length > 1) return Effect.fail(invalid("a token exchange names one audience"))
+      const audience = form.audience ?? resources[0]
       return form.subject_token === undefined || form.subject_token_type === undefined ?
         Effect.fail(invalid("subject_token and subject_token_type are required")) :
         Effect.succeed({
@@ -193,7 +212,7 @@ export const layerHandlers: Layer.Layer<HttpApiGroup.ApiGroup<"token-service", "
           Effect.gen(function*() {
             const credentials = yield* credentialsOf(headers.authorization, payload)
             const client = yield* service.authenticateClient(credentials.id, credentials.secret)
-            const grant = yield* grantOf(payload)
+            const grant = yield* grantOf(payload, yield* resourcesOf)
             const response = yield* service.token(client, grant)
             return HttpServerResponse.unsafeJson(response, { headers: noStore })
           }).pipe(Effect.catchTag("@warden/OAuthError", (e) => Effect.succeed(errorResponse(e)))))
@@ -208,16 +227,76 @@ export const layerHandlers: Layer.Layer<HttpApiGroup.ApiGroup<"token-service", "
         .handle("jwks", () =>
           Effect.map(
             service.jwks,
-            (set) => HttpServerResponse.unsafeJson(set, { headers: { "cache-control": "public, max-age=60" } })
+            (set) =>
+              HttpServerResponse.unsafeJson(set, {
+                headers: { "cache-control": `public, max-age=${service.jwksMaxAge}` }
+              })
           ))
         .handle("metadata", () => Effect.succeed(HttpServerResponse.unsafeJson(service.metadata)))))
 
 /**
- * The HttpApi with its handlers: what `HttpApiBuilder.serve()` needs, given a `TokenService`.
+ * The most of a request body kept, in bytes.
+ *
+ * @since 0.3.0
+ */
+export const maxBodyBytes = 16 * 1024
+
+/** A declared body up to this size past the bound is read and dropped, so the 413 reaches the client cleanly. */
+const drainBytes = 1024 * 1024
+
+const tooLarge = (drained: boolean) =>
+  HttpServerResponse.unsafeJson({
+    error: "invalid_request",
+    error_description: `the request body is larger than ${maxBodyBytes} bytes`
+  }, { status: 413, headers: { ...noStore, ...(drained ? {} : { connection: "close" }) } })
+
+/**
+ * Bounds and checks a body before any endpoint decodes it, so a hostile body gets an RFC 6749 answer (and never a
+ * decoding error that would echo what was sent): form-encoded only, at most `maxBodyBytes`, no parameter repeated
+ * but `resource`. The body read here is the one the endpoint then decodes (the platform keeps it).
+ */
+const bodyChecks = HttpApiBuilder.middleware(
+  Api,
+  (app) =>
+    Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
+      if (request.method !== "POST") return app
+      const type = (request.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase()
+      if (type !== "application/x-www-form-urlencoded") {
+        return Effect.succeed(errorResponse(invalid("the request body must be application/x-www-form-urlencoded")))
+      }
+      const declared = Number(request.headers["content-length"] ?? "0")
+      if (declared > maxBodyBytes) {
+        return declared <= drainBytes ?
+          Effect.as(Effect.ignore(Stream.runDrain(request.stream)), tooLarge(true)) :
+          Effect.succeed(tooLarge(false))
+      }
+      return request.text.pipe(
+        HttpServerRequest.withMaxBodySize(Option.some(maxBodyBytes)),
+        Effect.matchEffect({
+          // Sent without a length and longer than the bound: the rest is not read, the connection ends.
+          onFailure: () => Effect.succeed(tooLarge(false)),
+          onSuccess: (text) => {
+            const seen = new Set<string>()
+            for (const key of new URLSearchParams(text).keys()) {
+              if (seen.has(key) && key !== "resource") {
+                return Effect.succeed(errorResponse(invalid("a request parameter is repeated")))
+              }
+              seen.add(key)
+            }
+            return app
+          }
+        })
+      )
+    })
+)
+
+/**
+ * The HttpApi with its handlers and body checks: what `HttpApiBuilder.serve()` needs, given a `TokenService`.
  *
  * @since 0.3.0
  * @category layers
  */
 export const layer: Layer.Layer<HttpApi.Api, never, TokenService> = HttpApiBuilder.api(Api).pipe(
-  Layer.provide(layerHandlers)
+  Layer.provide(layerHandlers),
+  Layer.provide(bodyChecks)
 )

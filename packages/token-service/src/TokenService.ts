@@ -67,6 +67,10 @@ export interface Client {
   /** For client credentials: the scopes the client's own tokens may carry, and its tenant. */
   readonly scope?: string
   readonly tenant?: string
+  /** For client credentials: every tenant the client's own tokens may act for (`tenants`; `tenant` first, added when missing). */
+  readonly tenants?: ReadonlyArray<string>
+  /** The lifetime of access tokens issued to this client, instead of the service's `accessLifetime`. */
+  readonly accessLifetime?: Duration.DurationInput
 }
 
 /**
@@ -105,6 +109,17 @@ export interface Options {
   /** The longest refusal window. Default 15 minutes. */
   readonly maxBackoff?: Duration.DurationInput
   readonly algorithm?: TokenIssuer.SigningKey["alg"]
+  /**
+   * How long `rotateKey` publishes a new key before it signs, so every verifier has it before its first token:
+   * at least the verifiers' key refresh interval plus their fetch timeout. Default 0 (signs at once; verifiers
+   * then fetch it on the first unknown `kid`).
+   */
+  readonly publishAhead?: Duration.DurationInput
+  /**
+   * The JWKS response's `max-age`. Default 60 seconds, or half of `publishAhead` when that is shorter, so a
+   * verifier that honours `max-age` sees a key published ahead before it signs.
+   */
+  readonly jwksMaxAge?: Duration.DurationInput
 }
 
 /**
@@ -119,10 +134,15 @@ export type Grant =
     readonly username: string
     readonly password: Redacted.Redacted<string>
     readonly scope?: string
-    readonly resource?: string
+    /** RFC 8707: the token's audience; several make one token for all of them (`aud` an array). */
+    readonly resource?: string | ReadonlyArray<string>
   }
   | { readonly grant_type: "refresh_token"; readonly refresh_token: Redacted.Redacted<string> }
-  | { readonly grant_type: "client_credentials"; readonly scope?: string; readonly resource?: string }
+  | {
+    readonly grant_type: "client_credentials"
+    readonly scope?: string
+    readonly resource?: string | ReadonlyArray<string>
+  }
   | {
     readonly grant_type: typeof tokenExchange
     readonly subject_token: Redacted.Redacted<string>
@@ -171,8 +191,15 @@ export class TokenService extends Context.Tag("@warden/token-service/TokenServic
   readonly revoke: (client: Client, token: Redacted.Redacted<string>) => Effect.Effect<void, OAuthError>
   /** The published keys: the signing key, and retired keys until their last token expired. */
   readonly jwks: Effect.Effect<{ readonly keys: ReadonlyArray<jose.JWK> }>
-  /** A new signing key from now on; returns its `kid`. */
+  /**
+   * A new signing key: published at once, signing from `publishAhead` on; returns its `kid`. The key it replaces
+   * stays published until its last token expired.
+   */
   readonly rotateKey: Effect.Effect<string>
+  /** The `kid` that signs tokens issued now. */
+  readonly signingKid: Effect.Effect<string>
+  /** The JWKS response's `max-age`, in seconds. */
+  readonly jwksMaxAge: number
   /** RFC 8414 metadata. */
   readonly metadata: {
     readonly issuer: string
@@ -224,12 +251,28 @@ export const make = (
       options.clients.map((c) => [c.clientId, { client: c, hash: sha256(Redacted.value(c.secret)) }])
     )
     const nobody = sha256(randomBytes(32).toString("hex"))
+    const lifetimeOf = (client: Client) =>
+      client.accessLifetime === undefined ? accessSeconds : Math.round(Duration.toSeconds(client.accessLifetime))
+    /** The longest an access token of this service lives: how long a retired key must stay published. */
+    const longestSeconds = Math.max(accessSeconds, ...options.clients.map(lifetimeOf))
+    const aheadMs = Duration.toMillis(options.publishAhead ?? 0)
+    const jwksMaxAge = options.jwksMaxAge !== undefined ?
+      Math.round(Duration.toSeconds(options.jwksMaxAge)) :
+      aheadMs > 0 ?
+      Math.max(1, Math.min(60, Math.floor(aheadMs / 2000))) :
+      60
 
-    // Signing keys: the newest signs; older ones stay published until their last token expired.
-    const keys: Array<{ readonly key: TokenIssuer.SigningKey; retireAt: number | null }> = [
-      { key: yield* TokenIssuer.generateKey(algorithm), retireAt: null }
+    // Signing keys, oldest first: the newest whose time has come signs; a key published ahead waits for its time;
+    // a replaced key stays published until its last token expired.
+    const keys: Array<{ readonly key: TokenIssuer.SigningKey; readonly signsFrom: number; retireAt: number | null }> = [
+      { key: yield* TokenIssuer.generateKey(algorithm), signsFrom: 0, retireAt: null }
     ]
-    const signer = () => keys[keys.length - 1]!.key
+    const signer = (now: number) => {
+      for (let i = keys.length - 1; i > 0; i--) {
+        if (keys[i]!.signsFrom <= now) return keys[i]!.key
+      }
+      return keys[0]!.key
+    }
 
     // Failed logins per username: after `failuresBeforeBackoff`, every login is refused until the window ends.
     const threshold = options.failuresBeforeBackoff ?? 5
@@ -250,37 +293,49 @@ export const make = (
      * Signs an access token: `iss`, `iat`, a fresh `jti`, and `exp` an access lifetime from now or `expiresAt` when
      * sooner. Returns the token and what a family records of it.
      */
-    const sign = (claims: Record<string, unknown>, now: number, expiresAt = Infinity) => {
+    const sign = (claims: Record<string, unknown>, now: number, lifetime = accessSeconds, expiresAt = Infinity) => {
       const iat = Math.floor(now / 1000)
       const issued: Refresh.Issued = {
         tokenId: randomBytes(16).toString("base64url"),
-        expiresAt: Math.min(expiresAt, iat + accessSeconds)
+        expiresAt: Math.min(expiresAt, iat + lifetime)
       }
       return Effect.map(
-        TokenIssuer.sign(signer(), { ...claims, iss: options.issuer, iat, exp: issued.expiresAt, jti: issued.tokenId }),
+        TokenIssuer.sign(signer(now), {
+          ...claims,
+          iss: options.issuer,
+          iat,
+          exp: issued.expiresAt,
+          jti: issued.tokenId
+        }),
         (token) => ({ token, issued, expiresIn: issued.expiresAt - iat })
       )
     }
 
-    const audienceOf = (resource: string | undefined) =>
-      resource === undefined ?
-        Effect.succeed(options.audience) :
-        audiences.has(resource) ?
-        Effect.succeed(resource) :
-        fail("invalid_request", "the resource is not one this service issues tokens for")
+    /** RFC 8707: the audience the `resource` parameters name, every one known; several make `aud` an array. */
+    const audienceOf = (resource: string | ReadonlyArray<string> | undefined) => {
+      const asked = typeof resource === "string" ? [resource] : [...new Set(resource ?? [])]
+      if (asked.length === 0) return Effect.succeed<string | ReadonlyArray<string>>(options.audience)
+      return asked.every((r) => audiences.has(r)) ?
+        Effect.succeed<string | ReadonlyArray<string>>(asked.length === 1 ? asked[0]! : asked) :
+        fail("invalid_target", "the resource is not one this service issues tokens for")
+    }
 
-    /** An access token and the next refresh token of a session's family. */
-    const pair = (session: Refresh.Session, audience: string, now: number) =>
+    /** An access token and the next refresh token of a session's family, for the audience its login asked for. */
+    const pair = (session: Refresh.Session, client: Client, now: number) =>
       Effect.gen(function*() {
-        const access = yield* sign({
-          sub: session.subject,
-          aud: audience,
-          client_id: session.clientId,
-          tid: session.tenant,
-          ...(session.tenants.length > 1 ? { tenants: session.tenants } : {}),
-          ...scopeClaim(session.scope),
-          sid: session.family
-        }, now)
+        const access = yield* sign(
+          {
+            sub: session.subject,
+            aud: session.audience ?? options.audience,
+            client_id: session.clientId,
+            tid: session.tenant,
+            ...(session.tenants.length > 1 ? { tenants: session.tenants } : {}),
+            ...scopeClaim(session.scope),
+            sid: session.family
+          },
+          now,
+          lifetimeOf(client)
+        )
         const refresh = `rt_${randomBytes(32).toString("base64url")}`
         yield* refreshes.save(tokenHash(refresh), session).pipe(Effect.mapError(unavailable))
         yield* refreshes.recordAccess(session.family, access.issued).pipe(Effect.mapError(unavailable))
@@ -328,9 +383,10 @@ export const make = (
           tenants: user.tenants,
           scope,
           clientId: client.clientId,
-          expiresAt: Math.floor(now / 1000) + refreshSeconds
+          expiresAt: Math.floor(now / 1000) + refreshSeconds,
+          ...(audience === options.audience ? {} : { audience })
         }
-        return yield* pair(session, audience, now)
+        return yield* pair(session, client, now)
       })
 
     const refresh = (client: Client, grant: Extract<Grant, { grant_type: "refresh_token" }>, now: number) =>
@@ -350,7 +406,7 @@ export const make = (
             if (consumed.session.clientId !== client.clientId) {
               return yield* fail("invalid_grant", "the refresh token was issued to another client")
             }
-            return yield* pair(consumed.session, options.audience, now)
+            return yield* pair(consumed.session, client, now)
           }
         }
       })
@@ -367,12 +423,20 @@ export const make = (
         const scope = narrow(grant.scope, client.scope ?? "")
         if (scope === undefined) return yield* fail("invalid_scope", "a requested scope is not allowed")
         const audience = yield* audienceOf(grant.resource)
-        const access = yield* sign({
-          client_id: client.clientId,
-          aud: audience,
-          tid: client.tenant,
-          ...scopeClaim(scope)
-        }, now)
+        // RFC 9068 §2.2: with no resource owner, `sub` is the client; Warden reads `sub` = `client_id` as a service.
+        const tenants = client.tenants === undefined ? [] : [client.tenant, ...client.tenants]
+        const access = yield* sign(
+          {
+            sub: client.clientId,
+            client_id: client.clientId,
+            aud: audience,
+            tid: client.tenant,
+            ...(new Set(tenants).size > 1 ? { tenants: [...new Set(tenants)] } : {}),
+            ...scopeClaim(scope)
+          },
+          now,
+          lifetimeOf(client)
+        )
         return {
           access_token: access.token,
           token_type: "Bearer",
@@ -423,6 +487,7 @@ export const make = (
             act: { sub: client.clientId, ...(previous === undefined ? {} : { act: previous }) }
           },
           now,
+          lifetimeOf(client),
           claims.exp
         )
         if (typeof claims["sid"] === "string") {
@@ -457,6 +522,7 @@ export const make = (
       })
 
     const publicKeys = () => keys.map((k) => k.key)
+    const signingKid = Effect.map(Clock.currentTimeMillis, (now) => signer(now).kid)
     /** The claims of an access token this service signed and still accepts; `undefined` for anything else. */
     const ownClaims = (token: string, now: number) =>
       Effect.promise(async () => {
@@ -505,9 +571,11 @@ export const make = (
     const rotateKey = Effect.gen(function*() {
       const next = yield* TokenIssuer.generateKey(algorithm)
       const now = yield* Clock.currentTimeMillis
-      // The previous key's last token expires an access lifetime from now; keep it published that long plus skew.
-      keys[keys.length - 1]!.retireAt = now + (accessSeconds + skewSeconds) * 1000
-      keys.push({ key: next, retireAt: null })
+      const signsFrom = now + aheadMs
+      // The key it replaces signs until `signsFrom`; its last token expires the longest lifetime after that, and a
+      // verifier may accept it for the skew more.
+      keys[keys.length - 1]!.retireAt = signsFrom + (longestSeconds + skewSeconds) * 1000
+      keys.push({ key: next, signsFrom, retireAt: null })
       return next.kid
     })
 
@@ -519,6 +587,8 @@ export const make = (
       revoke,
       jwks,
       rotateKey,
+      signingKid,
+      jwksMaxAge,
       metadata: {
         issuer: options.issuer,
         token_endpoint: `${base}/token`,

@@ -20,7 +20,9 @@ const reports: TokenService.Client = {
   secret: Redacted.make("reports-secret"),
   grants: ["client_credentials"],
   scope: "stock.read",
-  tenant: "acme"
+  tenant: "acme",
+  tenants: ["globex"],
+  accessLifetime: "30 seconds"
 }
 
 const orders: TokenService.Client = {
@@ -250,13 +252,17 @@ describe("TokenService", () => {
       })
       expect(token.refresh_token).toBeUndefined()
       const { payload } = yield* claimsOf(token.access_token)
+      // RFC 9068 §2.2: with no resource owner, `sub` is the client (which Warden reads as a service).
       expect(payload).toMatchObject({
+        sub: "reports",
         client_id: "reports",
         tid: "acme",
+        tenants: ["acme", "globex"],
         scope: "stock.read",
         aud: "https://orders.shop.test"
       })
-      expect(payload.sub).toBeUndefined()
+      // The client's own lifetime, not the service's five minutes.
+      expect([token.expires_in, payload.exp! - payload.iat!]).toEqual([30, 30])
       // No scope asked for and none allowed: no scope claim at all (an empty one is malformed, RFC 6749 §3.3).
       const none = yield* service.token(client, { grant_type: "client_credentials", scope: "" })
       expect((yield* claimsOf(none.access_token)).payload).not.toHaveProperty("scope")
@@ -276,8 +282,51 @@ describe("TokenService", () => {
         (yield* Effect.flip(service.token(client, { grant_type: "client_credentials", resource: "https://evil.test" })))
           .error
       )
-        .toBe("invalid_request")
+        .toBe("invalid_target")
     }).pipe(Effect.provide(Live)))
+
+  it.effect("a key published ahead signs only from publishAhead on; the JWKS max-age is shorter than that", () =>
+    Effect.gen(function*() {
+      const service = yield* TokenService.TokenService
+      expect(service.jwksMaxAge).toBe(5)
+      const oldKid = yield* service.signingKid
+      const newKid = yield* service.rotateKey
+      // Published at once, so verifiers can fetch it; not signing yet.
+      expect((yield* service.jwks).keys.map((k) => k.kid)).toEqual([oldKid, newKid])
+      expect((yield* claimsOf((yield* login()).access_token)).protectedHeader.kid).toBe(oldKid)
+      yield* TestClock.adjust("9999 millis")
+      expect((yield* claimsOf((yield* login()).access_token)).protectedHeader.kid).toBe(oldKid)
+      yield* TestClock.adjust("1 milli")
+      expect(yield* service.signingKid).toBe(newKid)
+      expect((yield* claimsOf((yield* login()).access_token)).protectedHeader.kid).toBe(newKid)
+      // The old key signed until 10 s; its last token lives 300 s more, plus 60 s of skew.
+      yield* TestClock.adjust("359 seconds")
+      expect((yield* service.jwks).keys.map((k) => k.kid)).toEqual([oldKid, newKid])
+      yield* TestClock.adjust("1 second")
+      expect((yield* service.jwks).keys.map((k) => k.kid)).toEqual([newKid])
+    }).pipe(
+      Effect.provide(
+        TokenService.layer({
+          issuer,
+          audience: "https://inventory.shop.test",
+          clients: [web],
+          publishAhead: "10 seconds"
+        })
+          .pipe(
+            Layer.provideMerge(Layer.mergeAll(
+              UserStore.layerMemory([{
+                username: "alice",
+                password: Redacted.make("wonderland 42"),
+                subject: "u-alice",
+                tenant: "acme",
+                scope: "stock.read"
+              }], cheap),
+              RefreshStore.layerMemory,
+              RevocationStore.layerMemory
+            ))
+          )
+      )
+    ))
 
   it.effect("key rotation keeps the old key published until its last token expired", () =>
     Effect.gen(function*() {
