@@ -1,6 +1,8 @@
 /**
  * The inventory service: stock kept per tenant and reachable only through
- * `CurrentTenant`. `Reserve` requires `orders.write`; `WatchStock` streams a
+ * `CurrentTenant`. `Reserve` requires `orders.write` and a token that orders
+ * exchanged for the inventory (RFC 8693: orders is its actor), so only an
+ * order reserves stock, never a user calling directly; `WatchStock` streams a
  * tenant's stock level and ends when the caller's token expires. Those two are
  * decided by the token's scopes; `StockLevel`, `AdjustStock` and `RemoveSku`
  * by permissions from the roles a person holds in the tenant the request acts
@@ -29,10 +31,11 @@ import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 
-/** What the inventory saw of a reservation: whose, for which tenant, with which scopes. */
+/** What the inventory saw of a reservation: whose, for which tenant, by which acting service, with which scopes. */
 export const Reservation = Schema.Struct({
   tenant: Schema.String,
   user: Schema.String,
+  actor: Schema.NullOr(Schema.String),
   scope: Schema.String,
   sku: Schema.String,
   remaining: Schema.Number
@@ -85,7 +88,7 @@ export const assignments: ReadonlyArray<RoleStore.Assignment> = [
 
 /** Every procedure declares its policy; leaving one out does not compile. */
 export const policies = {
-  Reserve: Policy.scope("orders.write"),
+  Reserve: Policy.all(Policy.scope("orders.write"), Policy.actor("orders")),
   WatchStock: Policy.scope("stock.read"),
   StockLevel: Policy.permission(Perms, "inventory:stock:read"),
   AdjustStock: Policy.permission(Perms, "inventory:stock:adjust"),
@@ -139,7 +142,7 @@ export const InventoryHandlers = Protected.toLayer(
             return [have - quantity, next] as const
           })
           if (remaining < 0) return yield* new OutOfStock({ sku })
-          return { tenant, user: user.subject, scope: Scopes.render(scopes), sku, remaining }
+          return { tenant, user: user.subject, actor: user.actor, scope: Scopes.render(scopes), sku, remaining }
         }),
       WatchStock: ({ sku }) =>
         Stream.unwrap(

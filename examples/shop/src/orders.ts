@@ -1,9 +1,13 @@
 /**
  * The orders service: `PlaceOrder` reserves stock at the inventory over
- * Effect RPC, forwarding the user's token, so the inventory verifies the user
- * again and sees the user's tenant. `PlaceOrderForgetful` is the mistake
- * Warden exists to stop: its client was built to send no token, and the call
- * fails at Orders before anything reaches the inventory.
+ * Effect RPC with the user's token exchanged for one meant for the inventory
+ * alone (RFC 8693), so the inventory verifies the user again, sees the user's
+ * tenant, and sees orders as the acting service, which its `Reserve` policy
+ * requires. `PlaceOrderForwarded` sends the user's own token instead: the
+ * inventory accepts it as the user's but refuses the reservation (no actor).
+ * `PlaceOrderForgetful` is the mistake Warden exists to stop: its client was
+ * built to send no token, and the call fails at Orders before anything
+ * reaches the inventory.
  */
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import * as Rpc from "@effect/rpc/Rpc"
@@ -11,10 +15,12 @@ import * as RpcClient from "@effect/rpc/RpcClient"
 import * as RpcGroup from "@effect/rpc/RpcGroup"
 import * as RpcSerialization from "@effect/rpc/RpcSerialization"
 import { CurrentScopes, CurrentTenant, CurrentUser, Forbidden, Policy, Scopes, Unauthenticated } from "@warden/core"
+import { TokenExchange } from "@warden/oauth"
 import { Outbound, Protected } from "@warden/rpc"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
+import { clients, resources } from "./identity.js"
 import { Inventory, OutOfStock, Reservation } from "./inventory.js"
 
 /** The inventory could not be reached or refused for a reason that is not the caller's. */
@@ -41,16 +47,21 @@ const PlaceOrderErrors = Schema.Union(
 export const Orders = Protected.group(
   RpcGroup.make(
     Rpc.make("PlaceOrder", { payload: PlaceOrderPayload, success: Order, error: PlaceOrderErrors }),
+    Rpc.make("PlaceOrderForwarded", { payload: PlaceOrderPayload, success: Order, error: PlaceOrderErrors }),
     Rpc.make("PlaceOrderForgetful", { payload: PlaceOrderPayload, success: Order, error: PlaceOrderErrors })
   ),
   {
     PlaceOrder: Policy.scope("orders.read"),
+    PlaceOrderForwarded: Policy.scope("orders.read"),
     PlaceOrderForgetful: Policy.scope("orders.read")
   }
 )
 
-/** Orders' handlers, calling the inventory at `inventoryUrl`. */
-export const OrdersHandlers = (inventoryUrl: string) =>
+/**
+ * Orders' handlers, calling the inventory at `inventoryUrl`; tokens are exchanged at the identity service's
+ * `tokenEndpoint` with orders' own client credentials.
+ */
+export const OrdersHandlers = (inventoryUrl: string, tokenEndpoint: string) =>
   Protected.toLayer(
     Orders,
     Effect.gen(function*() {
@@ -58,15 +69,28 @@ export const OrdersHandlers = (inventoryUrl: string) =>
         Layer.provide(RpcSerialization.layerNdjson),
         Layer.provide(FetchHttpClient.layer)
       )
-      const forwarding = yield* Outbound.make(Inventory, { name: "inventory", credentials: Outbound.forward() }).pipe(
-        Effect.provide(protocol)
-      )
+      // One exchange per user token, kept until shortly before it expires.
+      const exchanger = yield* TokenExchange.make({
+        tokenEndpoint,
+        clientId: clients.orders.clientId,
+        clientSecret: clients.orders.clientSecret,
+        audience: resources.inventory,
+        allowInsecureLoopback: true
+      }).pipe(Effect.provide(FetchHttpClient.layer), Effect.orDie)
+      const exchanging = yield* Outbound.make(Inventory, {
+        name: "inventory",
+        credentials: Outbound.exchange(exchanger)
+      }).pipe(Effect.provide(protocol))
+      const forwarding = yield* Outbound.make(Inventory, {
+        name: "inventory (forwarded)",
+        credentials: Outbound.forward()
+      }).pipe(Effect.provide(protocol))
       const forgetful = yield* Outbound.make(Inventory, {
         name: "inventory (no token)",
         credentials: Outbound.anonymous
       })
         .pipe(Effect.provide(protocol))
-      const place = (client: typeof forwarding) => (payload: { tenant: string; sku: string; quantity: number }) =>
+      const place = (client: typeof exchanging) => (payload: { tenant: string; sku: string; quantity: number }) =>
         Effect.gen(function*() {
           const orders = {
             tenant: yield* CurrentTenant,
@@ -81,6 +105,10 @@ export const OrdersHandlers = (inventoryUrl: string) =>
           )
           return { orders, inventory }
         })
-      return { PlaceOrder: place(forwarding), PlaceOrderForgetful: place(forgetful) }
+      return {
+        PlaceOrder: place(exchanging),
+        PlaceOrderForwarded: place(forwarding),
+        PlaceOrderForgetful: place(forgetful)
+      }
     })
   )

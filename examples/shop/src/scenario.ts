@@ -1,8 +1,9 @@
 /**
- * The scenario `npm start` runs and the tests check: an identity service, and
- * the orders and inventory services, each its own HTTP server on loopback,
- * every hop verifying the user's token again. Nine steps, each returning what
- * happened and the decision's reason; the spans and the audit files they left.
+ * The scenario `npm start` runs and the tests check: an identity service (the
+ * token service), a REST gateway, and the orders and inventory services, each
+ * its own HTTP server on loopback, every hop verifying the caller's token
+ * again. Twelve steps, each returning what happened and the decision's reason;
+ * the spans and the audit files they left.
  */
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import * as HttpBody from "@effect/platform/HttpBody"
@@ -15,6 +16,7 @@ import type { AuditLog } from "@warden/core"
 import { Outbound } from "@warden/rpc"
 import * as Chunk from "effect/Chunk"
 import * as Context from "effect/Context"
+import * as Data from "effect/Data"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -28,11 +30,12 @@ import { mkdirSync, readFileSync, rmSync } from "node:fs"
 import { request as httpsRequest } from "node:https"
 import { join } from "node:path"
 import { PlacedOrder } from "./gateway.js"
-import { clients, Identity, people, resources } from "./identity.js"
+import type { Identity } from "./identity.js"
+import { clients, makeIdentity, people, resources } from "./identity.js"
 import { Inventory, stockOf } from "./inventory.js"
 import { Orders } from "./orders.js"
 import { start } from "./shop.js"
-import type * as State from "./state.js"
+import * as State from "./state.js"
 import * as Telemetry from "./telemetry.js"
 
 /** One step as printed: what was tried, what happened, and the reason Warden gave. */
@@ -87,29 +90,75 @@ export interface Report {
 
 type Who = keyof typeof people
 
-/** Logs a person in at the identity service (password grant), for both the orders and inventory resources. */
-export const login = (identity: Identity, who: Who, options: { readonly expiresIn?: number } = {}) =>
+/** A form POST to the identity service as the client `client`; the status and the JSON body. */
+const postForm = (url: string, client: keyof typeof clients, form: URLSearchParams) =>
   Effect.promise(async () => {
-    const cli = clients["shop-cli"]
-    const form = new URLSearchParams({
-      grant_type: "password",
-      username: people[who].username,
-      password: Redacted.value(people[who].password)
-    })
-    form.append("resource", resources.gateway)
-    form.append("resource", resources.orders)
-    form.append("resource", resources.inventory)
-    if (options.expiresIn !== undefined) form.set("expires_in_hint", String(options.expiresIn))
-    const basic = Buffer.from(`${cli.clientId}:${Redacted.value(cli.clientSecret)}`).toString("base64")
-    const response = await fetch(identity.tokenEndpoint, {
+    const { clientId, clientSecret } = clients[client]
+    const basic = Buffer.from(`${clientId}:${Redacted.value(clientSecret)}`).toString("base64")
+    const response = await fetch(url, {
       method: "POST",
       headers: { authorization: `Basic ${basic}`, "content-type": "application/x-www-form-urlencoded" },
       body: form
     })
-    const body = await response.json() as { access_token?: string; error?: string }
-    if (body.access_token === undefined) throw new Error(`login of ${who} failed: ${body.error ?? response.status}`)
-    return body.access_token
+    const text = await response.text()
+    return {
+      status: response.status,
+      body: (text === "" ? {} : JSON.parse(text)) as {
+        readonly access_token?: string
+        readonly refresh_token?: string
+        readonly error?: string
+      }
+    }
   })
+
+/** What a login or a refresh gives: the access token and, from `shop-cli`, a refresh token. */
+export interface Session {
+  readonly access: string
+  readonly refresh: string | undefined
+}
+
+const sessionOf = (what: string) => (answer: Effect.Effect.Success<ReturnType<typeof postForm>>) =>
+  answer.body.access_token === undefined ?
+    Effect.die(new Error(`${what} failed: ${answer.body.error ?? answer.status}`)) :
+    Effect.succeed<Session>({ access: answer.body.access_token, refresh: answer.body.refresh_token })
+
+/**
+ * Logs a person in at the identity service (password grant, `shop-cli`) for the gateway, orders and inventory
+ * alike; `brief` logs in through `shop-cli-brief`, whose tokens live 3 seconds.
+ */
+export const signIn = (identity: Identity, who: Who, options: { readonly brief?: boolean } = {}) => {
+  const form = new URLSearchParams({
+    grant_type: "password",
+    username: people[who].username,
+    password: Redacted.value(people[who].password)
+  })
+  for (const resource of Object.values(resources)) form.append("resource", resource)
+  return postForm(identity.tokenEndpoint, options.brief === true ? "shop-cli-brief" : "shop-cli", form).pipe(
+    Effect.flatMap(sessionOf(`login of ${who}`))
+  )
+}
+
+/** A login's access token. */
+export const login = (identity: Identity, who: Who, options: { readonly brief?: boolean } = {}) =>
+  Effect.map(signIn(identity, who, options), (s) => s.access)
+
+/** Trades a refresh token for the next pair (`shop-cli`); the identity service's answer. */
+export const refresh = (identity: Identity, refreshToken: string) =>
+  postForm(
+    identity.tokenEndpoint,
+    "shop-cli",
+    new URLSearchParams({ grant_type: "refresh_token", refresh_token: refreshToken })
+  )
+
+/** Logs out (RFC 7009): revokes the session of `token`, a refresh or an access token. */
+export const logout = (identity: Identity, token: string) =>
+  Effect.map(postForm(identity.revocationEndpoint, "shop-cli", new URLSearchParams({ token })), (a) => a.status)
+
+/** A step refused by several services, each for its own reason. */
+class RefusedEverywhere extends Data.TaggedError("RefusedEverywhere")<{
+  readonly reason: string
+  readonly detail: string
+}> {}
 
 /** A refusal's body as Warden's HTTP adapter writes it, or the body itself. */
 const refusalOf = (body: unknown): unknown => {
@@ -143,14 +192,18 @@ export const protocol = (url: string) =>
   )
 
 const reasonOf = (error: unknown): string =>
-  AuthError.isAuthError(error) ?
+  error instanceof RefusedEverywhere ?
+    error.reason :
+    AuthError.isAuthError(error) ?
     `${error._tag} (${error.code ?? "no error code"}, ${error.reason})` :
     typeof error === "object" && error !== null && "_tag" in error ?
     String(error._tag) :
     String(error)
 
 const detailOf = (error: unknown): string =>
-  AuthError.isAuthError(error) ?
+  error instanceof RefusedEverywhere ?
+    error.detail :
+    AuthError.isAuthError(error) ?
     error.description :
     error instanceof Outbound.MissingCredentials ?
     error.message :
@@ -166,11 +219,13 @@ export const scenario = (auditDir: string, options: { readonly state?: State.Sta
     mkdirSync(auditDir, { recursive: true })
     const auditPath = (service: string) => join(auditDir, `${service}.audit.jsonl`)
     const exporter = yield* Effect.serviceOption(SpanMemory)
-    const identity = yield* Identity
+    const shared = options.state ?? (yield* State.memory)
+    // The identity service writes its logouts to the revocation store the services read.
+    const identity = yield* makeIdentity({ stores: yield* shared.instance })
     // The services live in a scope of their own, closed before the audit files are read: closing it writes what
     // their buffered audit logs still hold.
     const servicesScope = yield* Scope.make()
-    const services = yield* start(identity, auditDir, {}, options.state).pipe(Scope.extend(servicesScope))
+    const services = yield* start(identity, auditDir, {}, shared).pipe(Scope.extend(servicesScope))
     const { stock } = services
     const { gateway: gatewayUrl, inventory: inventoryUrl, orders: ordersUrl } = services.urls
     // Plain HTTP to the REST edge, as curl would send it (with the step's trace context, so its trace is whole).
@@ -221,16 +276,18 @@ export const scenario = (auditDir: string, options: { readonly state?: State.Sta
     const described = (
       o: {
         orders: { tenant: string; user: string }
-        inventory: { tenant: string; user: string; scope: string; remaining: number }
+        inventory: { tenant: string; user: string; actor: string | null; scope: string; remaining: number }
       }
     ) =>
       [
         `orders saw tenant=${o.orders.tenant} user=${o.orders.user}; inventory saw tenant=${o.inventory.tenant} ` +
-        `user=${o.inventory.user} scope=${o.inventory.scope}; ${o.inventory.remaining} anvils left`,
-        "scope orders.write"
+        `user=${o.inventory.user} actor=${o.inventory.actor ?? "none"} scope=${o.inventory.scope}; ` +
+        `${o.inventory.remaining} anvils left`,
+        "scope orders.write, actor orders"
       ] as const
 
-    // 1. The happy path, from the REST edge: gateway, then orders, then inventory, each verifying alice's token.
+    // 1. The happy path, from the REST edge: gateway, then orders, then inventory, each verifying alice's token; orders
+    //    exchanges it for one meant for the inventory alone, which names orders as the acting service.
     yield* step(
       1,
       "alice@acme places an order at the REST gateway (POST /api/orders)",
@@ -264,7 +321,7 @@ export const scenario = (auditDir: string, options: { readonly state?: State.Sta
     )
 
     // 5. A token that would expire between hops: refused at Orders, clearly.
-    const brief = yield* login(identity, "alice", { expiresIn: 3 })
+    const brief = yield* login(identity, "alice", { brief: true })
     yield* step(5, "alice@acme orders with a token 3 s from expiry", order(brief), described)
 
     // 6. Key rotation at identity in the middle of a burst of orders. The identity service publishes the new key
@@ -288,12 +345,15 @@ export const scenario = (auditDir: string, options: { readonly state?: State.Sta
     yield* step(
       6,
       `a burst of ${burstSize} orders by alice@acme and bob@globex while identity rotates its signing key`,
-      Effect.map(Effect.all([burst, rotation], { concurrency: 2 }), ([results, kid]) => {
-        const failed = results.filter((r) => Either.isLeft(r.placed)).length
-        const signedByNewKey = results.filter((r) => r.kid === kid).length
-        burstResult = { orders: results.length, failed, kids: identity.kids(), signedByNewKey }
-        return { failed, kid, signedByNewKey }
-      }),
+      Effect.flatMap(Effect.all([burst, rotation], { concurrency: 2 }), ([results, kid]) =>
+        Effect.map(identity.kids, (kids) => {
+          const failed = results.filter((r) =>
+            Either.isLeft(r.placed)
+          ).length
+          const signedByNewKey = results.filter((r) => r.kid === kid).length
+          burstResult = { orders: results.length, failed, kids, signedByNewKey }
+          return { failed, kid, signedByNewKey }
+        })),
       ({ failed, kid, signedByNewKey }) =>
         [
           `${burstSize} orders, ${failed} failed; ${signedByNewKey} signed by the new key ${kid}, published ahead ` +
@@ -303,7 +363,7 @@ export const scenario = (auditDir: string, options: { readonly state?: State.Sta
     )
 
     // 7. A stream that ends when its token does.
-    const watcher = yield* login(identity, "bob", { expiresIn: 3 })
+    const watcher = yield* login(identity, "bob", { brief: true })
     let readings = 0
     yield* step(
       7,
@@ -348,6 +408,70 @@ export const scenario = (auditDir: string, options: { readonly state?: State.Sta
       (level) => [`globex anvils ${globexBeforeAdjust} -> ${level}`, "permission inventory:stock:adjust"] as const
     )
     const globexAfterAdjust = yield* stockNow("globex")
+
+    // 10. The actor requirement: orders sends alice's own token on instead of exchanging it. The inventory accepts
+    //     the token as alice's (it names the inventory too) but reserves only for an order placed through orders.
+    yield* step(
+      10,
+      "Orders forwards alice's own token to Inventory instead of exchanging it",
+      orders.PlaceOrderForwarded({ tenant: "acme", sku: "anvil", quantity: 1 }).pipe(bearer(alice)),
+      described
+    )
+
+    // 11. Logout: alice signs in on another device, then logs out at the identity service (RFC 7009). The token is
+    //     revoked in the store every service reads, so the gateway, orders and the inventory all refuse it at once.
+    const device = yield* signIn(identity, "alice")
+    const usable = yield* Effect.either(order(device.access))
+    const loggedOut = yield* logout(identity, device.refresh ?? "")
+    yield* step(
+      11,
+      "alice logs out at identity; her token is then tried at the gateway, at orders and at the inventory",
+      Effect.gen(function*() {
+        // Each try's refusal, or null where the token still worked.
+        const refusal = <A, E>(e: Effect.Effect<A, E>) =>
+          Effect.match(e, { onFailure: reasonOf, onSuccess: () => null })
+        const tries = [
+          yield* refusal(placeViaGateway(device.access)),
+          yield* refusal(order(device.access)),
+          yield* refusal(inventory.StockLevel({ sku: "anvil" }).pipe(bearer(device.access)))
+        ]
+        const reasons = tries.filter((r): r is string => r !== null)
+        if (reasons.length < tries.length) return tries.length - reasons.length
+        return yield* new RefusedEverywhere({
+          reason: [...new Set(reasons)].join("; "),
+          detail: `before the logout orders ${Either.isRight(usable) ? "allowed" : "refused"} it; logout answered ` +
+            `${loggedOut}; then gateway, orders, inventory: ${
+              reasons.map((r) => /, ([^,)]+)\)$/.exec(r)?.[1] ?? r).join(", ")
+            }`
+        })
+      }),
+      (n) => [`the token still works at ${n} of the 3 services`, "not revoked"] as const
+    )
+
+    // 12. A stolen refresh token: alice's client refreshes (the old refresh token is used up), then a thief replays
+    //     the old one. The identity service sees the reuse and ends the whole session: alice's newest access token,
+    //     issued by the refresh a moment earlier, is refused too, and so is her newest refresh token.
+    const stolen = yield* signIn(identity, "alice")
+    const rotatedPair = yield* refresh(identity, stolen.refresh ?? "").pipe(Effect.flatMap(sessionOf("refresh")))
+    const fresh = yield* Effect.either(order(rotatedPair.access))
+    yield* step(
+      12,
+      "a thief replays alice's used refresh token; then her newest access token is tried at orders",
+      Effect.gen(function*() {
+        const replay = yield* refresh(identity, stolen.refresh ?? "")
+        const newest = yield* refresh(identity, rotatedPair.refresh ?? "")
+        const tried = yield* Effect.either(order(rotatedPair.access))
+        if (Either.isRight(tried)) return tried.right
+        const atOrders = tried.left
+        return yield* new RefusedEverywhere({
+          reason: `replay ${replay.body.error ?? replay.status}; ${reasonOf(atOrders)}`,
+          detail: `the refreshed token worked (${Either.isRight(fresh) ? "allowed" : "refused"}) until the replay ` +
+            `(${replay.status} ${replay.body.error ?? ""}); then her newest refresh token: ` +
+            `${newest.status} ${newest.body.error ?? ""}, her newest access token at orders: ${detailOf(atOrders)}`
+        })
+      }),
+      () => ["the session survived the replay", "reuse not detected"] as const
+    )
 
     // The REST edge's other endpoint: alice reads acme's stock over plain HTTP; the gateway asks the inventory.
     const restStock = yield* rest.get(`${gatewayUrl}/api/stock/anvil`, {

@@ -29,8 +29,9 @@ export const serveShop = (
 ) =>
   Effect.gen(function*() {
     mkdirSync(dir, { recursive: true })
-    const identity = yield* makeIdentity({ port: at.identity })
-    const { reportsKey, urls } = yield* start(identity, dir, at, yield* State.fromConfig)
+    const state = yield* State.fromConfig
+    const identity = yield* makeIdentity({ port: at.identity, stores: yield* state.instance })
+    const { reportsKey, urls } = yield* start(identity, dir, at, state)
     return { identity: identity.issuer, ...urls, reportsKey }
   })
 

@@ -81,7 +81,7 @@ export const start = (identity: Identity, auditDir: string, ports: Ports = {}, s
     const orders = yield* serve({
       name: "orders",
       group: Orders,
-      handlers: OrdersHandlers(inventory),
+      handlers: OrdersHandlers(inventory, identity.tokenEndpoint),
       trust: trust(resources.orders),
       auditPath: auditPath("orders"),
       revocations: yield* shared.instance,

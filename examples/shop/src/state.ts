@@ -1,6 +1,7 @@
 /**
  * Where the shop's services keep what they share: revocations, API keys,
- * role assignments and the grants cache. In memory by default (one process,
+ * role assignments, the grants cache, and the identity service's refresh
+ * token families. In memory by default (one process,
  * nothing to install); on Redis when `SHOP_REDIS_URL` is set, each service
  * instance with a connection of its own, so a revocation or a role change on
  * one instance is seen by every other.
@@ -8,6 +9,7 @@
 import { ApiKey, GrantsCache, RoleStore } from "@warden/core"
 import { RevocationStore } from "@warden/jwt"
 import * as Redis from "@warden/redis"
+import { RefreshStore } from "@warden/token-service"
 import * as Config from "effect/Config"
 import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -21,6 +23,7 @@ export type Stores =
   | ApiKey.ApiKeyStore
   | RoleStore.RoleStore
   | GrantsCache.GrantsCache
+  | RefreshStore.RefreshStore
 
 export interface State {
   readonly kind: "memory" | "redis"
@@ -37,7 +40,8 @@ export const memory: Effect.Effect<State, never, Scope.Scope> = Effect.map(
     RevocationStore.layerMemory,
     ApiKey.layerMemory,
     RoleStore.layerMemory(),
-    GrantsCache.layerMemory({ ttl: grantsTtl })
+    GrantsCache.layerMemory({ ttl: grantsTtl }),
+    RefreshStore.layerMemory
   )),
   (stores) => ({ kind: "memory", instance: Effect.succeed(stores) })
 )
@@ -50,7 +54,8 @@ export const redis = (url: string, keyPrefix = "shop:"): State => ({
       Redis.RevocationStore.layer,
       Redis.ApiKeyStore.layer,
       Redis.RoleStore.layer,
-      Redis.GrantsCache.layer({ ttl: grantsTtl })
+      Redis.GrantsCache.layer({ ttl: grantsTtl }),
+      Redis.RefreshStore.layer
     ).pipe(Layer.provide(Redis.RedisClient.layer({ url, keyPrefix })))
   )
 })

@@ -28,16 +28,17 @@ const changed = (before: Matrix.Matrix, after: Matrix.Matrix) => {
 
 describe("the inventory's authorization matrix", () => {
   it("decides every procedure for every role as the policies and roles say", () => {
-    // Every role column carries a user token's scopes, so the scope policies allow every role alike; the
+    // Every role column carries a user token's scopes, so the scope policies decide every role alike; the
     // permission policies follow the roles: admin's * covers everything but the delete it is denied (a deny wins
     // over *), clerk reads and adjusts, auditor only reads, and nobody may remove a SKU.
     expect(userScopes).toEqual(["orders.write", "orders.read", "stock.read"])
     const adjust = "permission inventory:stock:adjust"
     const remove = "permission inventory:stock:delete"
     const rows: ReadonlyArray<Row> = [
-      ["Reserve", "admin", "allowed", "scope orders.write", null],
-      ["Reserve", "clerk", "allowed", "scope orders.write", null],
-      ["Reserve", "auditor", "allowed", "scope orders.write", null],
+      // Only an order reserves stock: a token orders exchanged, never a person's own (whatever the role).
+      ["Reserve", "admin", "refused", "no_actor", "actor orders"],
+      ["Reserve", "clerk", "refused", "no_actor", "actor orders"],
+      ["Reserve", "auditor", "refused", "no_actor", "actor orders"],
       ["WatchStock", "admin", "allowed", "scope stock.read", null],
       ["WatchStock", "clerk", "allowed", "scope stock.read", null],
       ["WatchStock", "auditor", "allowed", "scope stock.read", null],

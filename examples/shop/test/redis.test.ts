@@ -1,7 +1,8 @@
 /**
  * The shop on Redis (what `SHOP_REDIS_URL` selects), against a real
  * redis-server: the whole story decides as it does in memory, and with two
- * inventory instances a revocation made on one is refused by the other.
+ * inventory instances a revocation made on one is refused by the other, as
+ * is a logout at the identity service.
  */
 import * as RpcClient from "@effect/rpc/RpcClient"
 import { describe, expect, it } from "@effect/vitest"
@@ -15,7 +16,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { makeIdentity } from "../src/identity.js"
 import { Inventory } from "../src/inventory.js"
-import { bearer, login, protocol, scenario, withTelemetry } from "../src/scenario.js"
+import { bearer, login, logout, protocol, scenario, signIn, withTelemetry } from "../src/scenario.js"
 import { start } from "../src/shop.js"
 import * as State from "../src/state.js"
 
@@ -36,18 +37,19 @@ describe("the shop on Redis", () => {
       const inMemory = yield* withTelemetry(scenario(dir()))
       const decisions = (report: typeof onRedis) => report.steps.map((s) => [s.n, s.outcome, s.reason])
       expect(decisions(onRedis)).toEqual(decisions(inMemory))
-      expect(onRedis.steps.length).toBeGreaterThanOrEqual(9)
+      expect(onRedis.steps.length).toBe(12)
       expect(onRedis.apiKeyStock.status).toBe(200)
       expect(onRedis.adjusted).toEqual(inMemory.adjusted)
     }).pipe(Effect.scoped), 120_000)
 
   it.live(
-    "with two inventory instances, a revocation made on one is refused by the other",
+    "with two inventory instances, a revocation made on one is refused by the other, as is a logout at identity",
     () =>
       Effect.gen(function*() {
         const redis = yield* TestRedis.shared
-        const identity = yield* makeIdentity()
-        const shop = yield* start(identity, dir(), {}, State.redis(redis.url, TestRedis.prefix()))
+        const state = State.redis(redis.url, TestRedis.prefix())
+        const identity = yield* makeIdentity({ stores: yield* state.instance })
+        const shop = yield* start(identity, dir(), {}, state)
         expect(shop.state).toBe("redis")
         const second = yield* shop.startInventory
         const clientOf = (url: string) =>
@@ -75,6 +77,14 @@ describe("the shop on Redis", () => {
         const fresh = yield* login(identity, "alice")
         expect(yield* level(two, fresh)).toBe("allowed")
         expect(yield* level(one, fresh)).toBe("allowed")
+
+        // A logout at the identity service, over its own Redis connection: both instances refuse the session's token.
+        const session = yield* signIn(identity, "bob")
+        expect(yield* level(one, session.access)).toBe("allowed")
+        expect(yield* level(two, session.access)).toBe("allowed")
+        expect(yield* logout(identity, session.refresh!)).toBe(200)
+        expect(yield* level(one, session.access)).toBe("revoked")
+        expect(yield* level(two, session.access)).toBe("revoked")
       }).pipe(Effect.scoped),
     60_000
   )

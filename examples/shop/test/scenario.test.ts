@@ -53,11 +53,17 @@ describe("the shop scenario: identity, orders and inventory over HTTP on loopbac
         [6, "allowed"],
         [7, "refused"],
         [8, "allowed"],
-        [9, "refused"]
+        [9, "refused"],
+        [10, "refused"],
+        [11, "refused"],
+        [12, "refused"]
       ])
 
-      // 1. The happy path: both services see tenant acme, user alice, scope orders.write.
-      expect(step(1).detail).toContain("orders saw tenant=acme user=alice; inventory saw tenant=acme user=alice")
+      // 1. The happy path: both services see tenant acme, user alice, scope orders.write; the inventory sees orders as
+      //    the acting service (the token orders exchanged for it).
+      expect(step(1).detail).toContain(
+        "orders saw tenant=acme user=alice; inventory saw tenant=acme user=alice actor=orders"
+      )
       for (const service of ["orders", "inventory"]) {
         const [span] = serverSpans(report, step(1).traceId, service)
         expect(span?.attributes).toMatchObject({
@@ -182,6 +188,37 @@ describe("the shop scenario: identity, orders and inventory over HTTP on loopbac
           decision: "denied",
           reason: "missing_permission"
         })
+      )
+
+      // 10. The user's own token, forwarded: accepted by the inventory as alice's, refused for want of an actor.
+      expect(step(10).reason).toBe("Forbidden (insufficient_scope, no_actor)")
+      expect(serverSpans(report, step(10).traceId, "inventory")[0]?.attributes).toMatchObject({
+        "enduser.id": "alice",
+        "tenant.id": "acme",
+        "warden.decision": "denied",
+        "warden.reason": "no_actor",
+        "warden.requirement": "actor orders"
+      })
+
+      // 11. A logout at identity, then the token at each service: refused everywhere, as revoked.
+      expect(step(11).reason).toBe("Unauthenticated (invalid_token, revoked)")
+      expect(step(11).detail).toBe(
+        "before the logout orders allowed it; logout answered 200; then gateway, orders, inventory: " +
+          "revoked, revoked, revoked"
+      )
+      for (const service of ["orders", "inventory"]) {
+        expect(serverSpans(report, step(11).traceId, service)[0]?.attributes).toMatchObject({
+          "warden.decision": "denied",
+          "warden.reason": "revoked"
+        })
+      }
+
+      // 12. The replayed refresh token is refused, and the whole session ends with it: the access token the refresh
+      //     had just issued (which worked) and the newest refresh token are refused too.
+      expect(step(12).reason).toBe("replay invalid_grant; Unauthenticated (invalid_token, revoked)")
+      expect(step(12).detail).toBe(
+        "the refreshed token worked (allowed) until the replay (400 invalid_grant); then her newest refresh token: " +
+          "400 invalid_grant, her newest access token at orders: the token has been revoked"
       )
 
       // Both services' spans agree on tenant.id for every request that reached the inventory.

@@ -17,12 +17,13 @@ describe("npm run serve, called as the README shows", () => {
   it("the README's calls use the ports npm run serve listens on", () => {
     expect(readme).toContain("npm run serve")
     expect(readme).toContain(`http://127.0.0.1:${ports.identity}/token`)
+    expect(readme).toContain(`http://127.0.0.1:${ports.identity}/revoke`)
     expect(readme).toContain(`http://127.0.0.1:${ports.gateway}/api/orders`)
     expect(readme).toContain(`http://127.0.0.1:${ports.gateway}/api/stock/anvil`)
   })
 
   it.live(
-    "a login, an order, a stock read, an anonymous call and a spoofed tenant answer as the README says",
+    "a login, an order, a stock read, an anonymous call, a spoofed tenant and a logout answer as the README says",
     () =>
       Effect.gen(function*() {
         const urls = yield* serveShop(mkdtempSync(join(tmpdir(), "warden-serve-")), {
@@ -73,6 +74,21 @@ describe("npm run serve, called as the README shows", () => {
           headers: { "x-api-key": Redacted.value(urls.reportsKey) }
         })
         expect(keyed.body).toMatchObject({ gateway: { tenant: "acme", user: "reports" }, tenant: "acme" })
+        // The logout: the access token itself, revoked at identity, is refused by the gateway from then on.
+        const logout = yield* Effect.promise(() =>
+          fetch(`${urls.identity}/revoke`, {
+            method: "POST",
+            headers: { authorization: `Basic ${Buffer.from("shop-cli:shop-cli-secret").toString("base64")}` },
+            body: new URLSearchParams({ token })
+          })
+        )
+        expect(logout.status).toBe(200)
+        const revoked = yield* call(`${urls.gateway}/api/stock/anvil`, { headers: auth })
+        expect([revoked.status, revoked.body["code"], revoked.body["reason"]]).toEqual([
+          401,
+          "invalid_token",
+          "revoked"
+        ])
       }).pipe(Effect.scoped),
     30_000
   )

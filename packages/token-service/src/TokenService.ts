@@ -13,6 +13,7 @@
  *
  * @since 0.3.0
  */
+import * as Scopes from "@warden/core/Scopes"
 import { RevocationStore } from "@warden/jwt/RevocationStore"
 import * as TokenIssuer from "@warden/jwt/TokenIssuer"
 import * as Clock from "effect/Clock"
@@ -20,6 +21,7 @@ import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as jose from "jose"
@@ -221,12 +223,19 @@ const unavailable = () => new OAuthError({ error: "temporarily_unavailable", des
 /** RFC 6749 §3.3: a scope is one or more scope-tokens; a token with none carries no `scope` claim at all. */
 const scopeClaim = (scope: string): { readonly scope?: string } => scope.length === 0 ? {} : { scope }
 
-/** The requested scopes, each of which `allowed` must hold; all of `allowed` when none are asked for. */
-const narrow = (requested: string | undefined, allowed: string): string | undefined => {
+/**
+ * The requested scopes, each of which `allowed` must hold (`refusal` otherwise); all of `allowed` when none are
+ * asked for. A scope parameter must be RFC 6749 §3.3's: one or more scope-tokens, one space apart.
+ */
+const narrow = (requested: string | undefined, allowed: string, refusal: string): Effect.Effect<string, OAuthError> => {
   const granted = new Set(allowed.split(" ").filter((s) => s.length > 0))
-  if (requested === undefined) return [...granted].join(" ")
-  const asked = requested.split(" ").filter((s) => s.length > 0)
-  return asked.every((s) => granted.has(s)) ? [...new Set(asked)].join(" ") : undefined
+  if (requested === undefined) return Effect.succeed([...granted].join(" "))
+  const parsed = Scopes.parse(requested)
+  if (Either.isLeft(parsed)) return fail("invalid_scope", "the scope parameter is malformed (RFC 6749 §3.3)")
+  const asked = parsed.right.tokens
+  return asked.every((s) => granted.has(s))
+    ? Effect.succeed([...new Set(asked)].join(" "))
+    : fail("invalid_scope", refusal)
 }
 
 /**
@@ -320,9 +329,14 @@ export const make = (
         fail("invalid_target", "the resource is not one this service issues tokens for")
     }
 
-    /** An access token and the next refresh token of a session's family, for the audience its login asked for. */
+    /**
+     * An access token and the next refresh token of a session's family, for the audience its login asked for. A
+     * client without the refresh-token grant gets the access token alone, outside any family (it could never use a
+     * refresh token; its logout is the access token's own revocation).
+     */
     const pair = (session: Refresh.Session, client: Client, now: number) =>
       Effect.gen(function*() {
+        const refreshing = client.grants.includes("refresh_token")
         const access = yield* sign(
           {
             sub: session.subject,
@@ -331,21 +345,22 @@ export const make = (
             tid: session.tenant,
             ...(session.tenants.length > 1 ? { tenants: session.tenants } : {}),
             ...scopeClaim(session.scope),
-            sid: session.family
+            ...(refreshing ? { sid: session.family } : {})
           },
           now,
           lifetimeOf(client)
         )
-        const refresh = `rt_${randomBytes(32).toString("base64url")}`
-        yield* refreshes.save(tokenHash(refresh), session).pipe(Effect.mapError(unavailable))
-        yield* refreshes.recordAccess(session.family, access.issued).pipe(Effect.mapError(unavailable))
-        return {
+        const response = {
           access_token: access.token,
           token_type: "Bearer",
           expires_in: access.expiresIn,
-          scope: session.scope,
-          refresh_token: refresh
+          scope: session.scope
         } satisfies TokenResponse
+        if (!refreshing) return response
+        const refresh = `rt_${randomBytes(32).toString("base64url")}`
+        yield* refreshes.save(tokenHash(refresh), session).pipe(Effect.mapError(unavailable))
+        yield* refreshes.recordAccess(session.family, access.issued).pipe(Effect.mapError(unavailable))
+        return { ...response, refresh_token: refresh } satisfies TokenResponse
       })
 
     /** Revokes a family's access tokens for as long as a verifier could accept them. */
@@ -373,8 +388,7 @@ export const make = (
           return yield* fail("invalid_grant", "the username or password is wrong")
         }
         failures.delete(grant.username)
-        const scope = narrow(grant.scope, user.scope)
-        if (scope === undefined) return yield* fail("invalid_scope", "a requested scope is not allowed")
+        const scope = yield* narrow(grant.scope, user.scope, "a requested scope is not allowed")
         const audience = yield* audienceOf(grant.resource)
         const session: Refresh.Session = {
           family: randomBytes(16).toString("base64url"),
@@ -420,8 +434,7 @@ export const make = (
         if (client.tenant === undefined) {
           return yield* fail("unauthorized_client", "the client has no tenant to act for")
         }
-        const scope = narrow(grant.scope, client.scope ?? "")
-        if (scope === undefined) return yield* fail("invalid_scope", "a requested scope is not allowed")
+        const scope = yield* narrow(grant.scope, client.scope ?? "", "a requested scope is not allowed")
         const audience = yield* audienceOf(grant.resource)
         // RFC 9068 §2.2: with no resource owner, `sub` is the client; Warden reads `sub` = `client_id` as a service.
         const tenants = client.tenants === undefined ? [] : [client.tenant, ...client.tenants]
@@ -471,8 +484,11 @@ export const make = (
           issuedAt: claims.iat ?? null
         }).pipe(Effect.mapError(unavailable))
         if (revoked) return yield* fail("invalid_grant", "the subject token is not valid")
-        const scope = narrow(grant.scope, typeof claims["scope"] === "string" ? claims["scope"] : "")
-        if (scope === undefined) return yield* fail("invalid_scope", "a requested scope is not in the subject token")
+        const scope = yield* narrow(
+          grant.scope,
+          typeof claims["scope"] === "string" ? claims["scope"] : "",
+          "a requested scope is not in the subject token"
+        )
         const previous = claims["act"]
         // No longer than the token it came from.
         const access = yield* sign(

@@ -140,6 +140,16 @@ describe("TokenService", () => {
       const narrowed = yield* login("wonderland 42", "stock.read")
       expect(narrowed.scope).toBe("stock.read")
       expect((yield* Effect.flip(login("wonderland 42", "admin"))).error).toBe("invalid_scope")
+      // A client that may not refresh gets no refresh token (and its token belongs to no session).
+      const service = yield* TokenService.TokenService
+      const kiosk = { ...web, clientId: "kiosk", grants: ["password"] as const }
+      const alone = yield* service.token(kiosk, {
+        grant_type: "password",
+        username: "alice",
+        password: Redacted.make("wonderland 42")
+      })
+      expect(alone.refresh_token).toBeUndefined()
+      expect((yield* claimsOf(alone.access_token)).payload).not.toHaveProperty("sid")
     }).pipe(Effect.provide(Live)))
 
   it.effect("a wrong password and an unknown user get the same answer; backoff follows repeated failures", () =>
@@ -263,9 +273,16 @@ describe("TokenService", () => {
       })
       // The client's own lifetime, not the service's five minutes.
       expect([token.expires_in, payload.exp! - payload.iat!]).toEqual([30, 30])
-      // No scope asked for and none allowed: no scope claim at all (an empty one is malformed, RFC 6749 §3.3).
-      const none = yield* service.token(client, { grant_type: "client_credentials", scope: "" })
+      // None allowed and none asked for: no scope claim at all (an empty one is malformed, RFC 6749 §3.3).
+      const { scope: _, ...bare } = client
+      const none = yield* service.token(bare, { grant_type: "client_credentials" })
       expect((yield* claimsOf(none.access_token)).payload).not.toHaveProperty("scope")
+      // A scope parameter that is not one or more scope-tokens, one space apart, is refused.
+      for (const scope of ["", "stock.read  stock.read", " stock.read", "stock.read\u0000"]) {
+        expect((yield* Effect.flip(service.token(client, { grant_type: "client_credentials", scope }))).error).toBe(
+          "invalid_scope"
+        )
+      }
       expect((yield* Effect.flip(service.authenticateClient("reports", Redacted.make("nope")))).error).toBe(
         "invalid_client"
       )
