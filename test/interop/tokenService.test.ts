@@ -68,39 +68,32 @@ describe("the token service with oauth4webapi", () => {
           const webAuth = oauth.ClientSecretBasic(webSecret)
           const validate = (token: string, audience: string) =>
             oauth.validateJwtAccessToken(as, requestWith(token), audience, insecure)
+          // The password grant has no helper in oauth4webapi: it is a generic grant.
+          const password = async (auth = webAuth) =>
+            oauth.processGenericTokenEndpointResponse(
+              as,
+              web,
+              await oauth.genericTokenEndpointRequest(as, web, auth, "password", {
+                username: "alice",
+                password: "wonderland 42"
+              }, insecure)
+            )
+          const refresh = async (token: string) =>
+            oauth.processRefreshTokenResponse(
+              as,
+              web,
+              await oauth.refreshTokenGrantRequest(as, web, webAuth, token, insecure)
+            )
 
-          // The password grant (no helper in oauth4webapi: a generic grant) gives a pair.
-          const login = await oauth.processGenericTokenEndpointResponse(
-            as,
-            web,
-            await oauth.genericTokenEndpointRequest(as, web, webAuth, "password", {
-              username: "alice",
-              password: "wonderland 42"
-            }, insecure)
-          )
+          // A login gives a pair.
+          const login = await password()
           const loginClaims = await validate(login.access_token, inventory)
 
           // Refresh rotates; the used refresh token presented again is reuse, which ends the session.
-          const refreshed = await oauth.processRefreshTokenResponse(
-            as,
-            web,
-            await oauth.refreshTokenGrantRequest(as, web, webAuth, login.refresh_token!, insecure)
-          )
+          const refreshed = await refresh(login.refresh_token!)
           const refreshedClaims = await validate(refreshed.access_token, inventory)
-          const replay = await refusal(
-            oauth.processRefreshTokenResponse(
-              as,
-              web,
-              await oauth.refreshTokenGrantRequest(as, web, webAuth, login.refresh_token!, insecure)
-            )
-          )
-          const afterReplay = await refusal(
-            oauth.processRefreshTokenResponse(
-              as,
-              web,
-              await oauth.refreshTokenGrantRequest(as, web, webAuth, refreshed.refresh_token!, insecure)
-            )
-          )
+          const replay = await refusal(refresh(login.refresh_token!))
+          const afterReplay = await refusal(refresh(refreshed.refresh_token!))
 
           // Client credentials, with oauth4webapi's own helper.
           const reports: oauth.Client = { client_id: "reports" }
@@ -118,14 +111,7 @@ describe("the token service with oauth4webapi", () => {
           const serviceClaims = await validate(service.access_token, billing)
 
           // Token exchange (RFC 8693) of a new session's token, by orders, for billing alone.
-          const session = await oauth.processGenericTokenEndpointResponse(
-            as,
-            web,
-            await oauth.genericTokenEndpointRequest(as, web, webAuth, "password", {
-              username: "alice",
-              password: "wonderland 42"
-            }, insecure)
-          )
+          const session = await password()
           const orders: oauth.Client = { client_id: "orders" }
           const exchanged = await oauth.processGenericTokenEndpointResponse(
             as,
@@ -153,23 +139,8 @@ describe("the token service with oauth4webapi", () => {
           await oauth.processRevocationResponse(
             await oauth.revocationRequest(as, web, webAuth, session.refresh_token!, insecure)
           )
-          const afterLogout = await refusal(
-            oauth.processRefreshTokenResponse(
-              as,
-              web,
-              await oauth.refreshTokenGrantRequest(as, web, webAuth, session.refresh_token!, insecure)
-            )
-          )
-          const wrongSecret = await refusal(
-            oauth.processGenericTokenEndpointResponse(
-              as,
-              web,
-              await oauth.genericTokenEndpointRequest(as, web, oauth.ClientSecretBasic("nope"), "password", {
-                username: "alice",
-                password: "wonderland 42"
-              }, insecure)
-            )
-          )
+          const afterLogout = await refusal(refresh(session.refresh_token!))
+          const wrongSecret = await refusal(password(oauth.ClientSecretBasic("nope")))
           return {
             as,
             login,

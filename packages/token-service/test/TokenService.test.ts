@@ -36,27 +36,29 @@ const inventoryClient: TokenService.Client = {
   grants: [TokenService.tokenExchange]
 }
 
-const Live = TokenService.layer({
-  issuer,
-  audience: "https://inventory.shop.test",
+/** The service with `options` over alice, memory refresh families and memory revocations. */
+const serviceOf = (options: Omit<TokenService.Options, "issuer" | "audience">) =>
+  TokenService.layer({ issuer, audience: "https://inventory.shop.test", ...options }).pipe(
+    Layer.provideMerge(Layer.mergeAll(
+      UserStore.layerMemory([{
+        username: "alice",
+        password: Redacted.make("wonderland 42"),
+        subject: "u-alice",
+        tenant: "acme",
+        tenants: ["globex"],
+        scope: "orders.read orders.write stock.read"
+      }], cheap),
+      RefreshStore.layerMemory,
+      RevocationStore.layerMemory
+    ))
+  )
+
+const Live = serviceOf({
   audiences: ["https://orders.shop.test", "https://billing.shop.test"],
   clients: [web, reports, orders, inventoryClient],
   failuresBeforeBackoff: 3,
   backoff: "10 seconds"
-}).pipe(
-  Layer.provideMerge(Layer.mergeAll(
-    UserStore.layerMemory([{
-      username: "alice",
-      password: Redacted.make("wonderland 42"),
-      subject: "u-alice",
-      tenant: "acme",
-      tenants: ["globex"],
-      scope: "orders.read orders.write stock.read"
-    }], cheap),
-    RefreshStore.layerMemory,
-    RevocationStore.layerMemory
-  ))
-)
+})
 
 const login = (password = "wonderland 42", scope?: string) =>
   Effect.flatMap(TokenService.TokenService, (s) =>
@@ -321,29 +323,7 @@ describe("TokenService", () => {
       expect((yield* service.jwks).keys.map((k) => k.kid)).toEqual([oldKid, newKid])
       yield* TestClock.adjust("1 second")
       expect((yield* service.jwks).keys.map((k) => k.kid)).toEqual([newKid])
-    }).pipe(
-      Effect.provide(
-        TokenService.layer({
-          issuer,
-          audience: "https://inventory.shop.test",
-          clients: [web],
-          publishAhead: "10 seconds"
-        })
-          .pipe(
-            Layer.provideMerge(Layer.mergeAll(
-              UserStore.layerMemory([{
-                username: "alice",
-                password: Redacted.make("wonderland 42"),
-                subject: "u-alice",
-                tenant: "acme",
-                scope: "stock.read"
-              }], cheap),
-              RefreshStore.layerMemory,
-              RevocationStore.layerMemory
-            ))
-          )
-      )
-    ))
+    }).pipe(Effect.provide(serviceOf({ clients: [web], publishAhead: "10 seconds" }))))
 
   it.effect("key rotation keeps the old key published until its last token expired", () =>
     Effect.gen(function*() {
