@@ -21,7 +21,7 @@ import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 // The strict compact check is internal to @warden/jwt: measured from its source, as nothing outside may import it.
-import * as Compact from "../packages/jwt/src/internal/compact.js"
+import * as Compact from "../packages/jwt/dist/src/internal/compact.js"
 import { byName, timeCases } from "./lib/harness.js"
 import type { Timing } from "./lib/harness.js"
 import { audience, baseClaims, generateKey, issuer, makeVerifier, signWithIssuer, startJwks } from "./lib/identity.js"

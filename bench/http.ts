@@ -5,7 +5,11 @@
  *    tenants. An Effect RPC server without auth, the same server under
  *    Warden (buffered counting audit sink, and `AuditFile`), and express
  *    without auth and with express-oauth2-jwt-bearer as the Node ecosystem's
- *    reference. Servers are measured in turns, the order reversed each round.
+ *    reference. Servers are measured in turns, the order reversed each round,
+ *    each after a warm-up long enough for its JIT and, under Warden, the
+ *    first verification of every token. Then the plain and the Warden server
+ *    run side by side and are loaded in alternating turns: the ratio of each
+ *    pair's throughputs, so the machine's drift between turns cancels out.
  */
 import autocannon from "autocannon"
 import { spawn } from "node:child_process"
@@ -14,7 +18,7 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { check, median } from "./lib/harness.js"
+import { check, median, percentile } from "./lib/harness.js"
 import { fastSigner, generateKey, startJwks } from "./lib/identity.js"
 
 export const names = {
@@ -43,12 +47,23 @@ export interface Throughput {
   readonly errors: number
 }
 
+/** Warden's throughput over the plain server's in alternating turns, the two servers up side by side. */
+export interface PairedThroughput {
+  readonly pairs: number
+  readonly seconds: number
+  readonly median: number
+  readonly p25: number
+  readonly p75: number
+}
+
 export interface HttpResults {
   readonly tokens: number
   readonly tenants: number
   readonly connections: number
   readonly seconds: number
+  readonly warmupSeconds: number
   readonly results: ReadonlyArray<Throughput>
+  readonly paired: PairedThroughput
 }
 
 const root = fileURLToPath(new URL("..", import.meta.url))
@@ -57,7 +72,7 @@ const start = (kind: string, jwksUrl: string, auditDir: string) =>
   new Promise<{ readonly url: string; readonly child: ChildProcess }>((resolve, reject) => {
     const child = spawn(
       process.execPath,
-      ["--conditions=@warden/source", "--import", "tsx", "bench/lib/httpServers.ts", kind, jwksUrl, auditDir],
+      ["--import", "tsx", "bench/lib/httpServers.ts", kind, jwksUrl, auditDir],
       { cwd: root, stdio: ["ignore", "pipe", "inherit"] }
     )
     let out = ""
@@ -100,6 +115,50 @@ const load = (url: string, tokens: ReadonlyArray<string>, connections: number, s
   })
 }
 
+/** The plain and the Warden RPC servers up together, loaded in turns (which goes first alternates). */
+const pairedTurns = async (
+  jwksUrl: string,
+  auditDir: string,
+  tokens: ReadonlyArray<string>,
+  connections: number,
+  options: { readonly pairs: number; readonly seconds: number; readonly warmupSeconds: number }
+): Promise<PairedThroughput> => {
+  const plain = await start("rpc-plain", jwksUrl, auditDir)
+  try {
+    const warden = await start("rpc-warden", jwksUrl, auditDir)
+    try {
+      await load(plain.url, tokens, connections, options.warmupSeconds)
+      await load(warden.url, tokens, connections, options.warmupSeconds)
+      const rate = async (url: string) => {
+        const result = await load(url, tokens, connections, options.seconds)
+        check(result.non2xx === 0 && result.errors === 0, `${result.non2xx} non-2xx, ${result.errors} errors`)
+        return result.requests.average
+      }
+      const ratios: Array<number> = []
+      for (let k = 0; k < options.pairs; k++) {
+        if (k % 2 === 0) {
+          const a = await rate(plain.url)
+          ratios.push((await rate(warden.url)) / a)
+        } else {
+          const b = await rate(warden.url)
+          ratios.push(b / (await rate(plain.url)))
+        }
+      }
+      return {
+        pairs: options.pairs,
+        seconds: options.seconds,
+        median: median(ratios),
+        p25: percentile(ratios, 0.25),
+        p75: percentile(ratios, 0.75)
+      }
+    } finally {
+      await stop(warden.child)
+    }
+  } finally {
+    await stop(plain.child)
+  }
+}
+
 export const run = async (log: (line: string) => void, options: { readonly quick: boolean }): Promise<HttpResults> => {
   const key = await generateKey("ES256", "bench-http")
   const jwks = await startJwks([key])
@@ -111,8 +170,10 @@ export const run = async (log: (line: string) => void, options: { readonly quick
   )
   const connections = 32
   const seconds = options.quick ? 3 : 8
+  const warmupSeconds = options.quick ? 1 : 4
   const roundsCount = options.quick ? 1 : 3
   const auditDir = mkdtempSync(join(tmpdir(), "warden-bench-audit-"))
+  let paired: PairedThroughput
   const figures = new Map<string, Array<autocannon.Result>>(kinds.map(([, name]) => [name, []]))
   try {
     for (let round = 0; round < roundsCount; round++) {
@@ -128,7 +189,7 @@ export const run = async (log: (line: string) => void, options: { readonly quick
           })
           const text = await probe.text()
           check(probe.status === 200 && text.includes("reserved"), `${name} answered ${probe.status}: ${text}`)
-          await load(url, tokens, connections, options.quick ? 1 : 2)
+          await load(url, tokens, connections, warmupSeconds)
           const result = await load(url, tokens, connections, seconds)
           check(
             result.non2xx === 0 && result.errors === 0,
@@ -141,6 +202,12 @@ export const run = async (log: (line: string) => void, options: { readonly quick
         }
       }
     }
+    paired = await pairedTurns(jwks.url, auditDir, tokens, connections, {
+      pairs: options.quick ? 1 : 6,
+      seconds: options.quick ? 2 : 4,
+      warmupSeconds
+    })
+    log(`  side by side, alternating turns: Warden / no auth ${paired.median.toFixed(2)}×`)
   } finally {
     await jwks.close()
     rmSync(auditDir, { recursive: true, force: true })
@@ -150,6 +217,8 @@ export const run = async (log: (line: string) => void, options: { readonly quick
     tenants,
     connections,
     seconds,
+    warmupSeconds,
+    paired,
     results: kinds.map(([, name]) => {
       const results = figures.get(name)!
       const rounds = results.map((r) => r.requests.average)

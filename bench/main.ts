@@ -2,7 +2,10 @@
  * `npm run bench`: Warden against the libraries people would pick instead,
  * in one process, and bench/BENCHMARKS.md written from the results.
  *
- * node --expose-gc --conditions=@warden/source --import tsx bench/main.ts
+ * tsc -b && node --expose-gc --import tsx bench/main.ts
+ *
+ * Warden's packages load as published, compiled by tsc (`dist`); only this
+ * harness goes through tsx. The run stops if they resolve to their sources.
  */
 import { readFileSync, writeFileSync } from "node:fs"
 import * as os from "node:os"
@@ -34,6 +37,12 @@ const elapsed = () => {
 if ((globalThis as { gc?: unknown }).gc === undefined) {
   console.error("bench: run with node --expose-gc (npm run bench does)")
   process.exit(1)
+}
+for (const name of ["@warden/core", "@warden/jwt", "@warden/rpc"]) {
+  if (!import.meta.resolve(name).includes("/dist/")) {
+    console.error(`bench: ${name} resolves to its sources; run npm run bench (compiled packages, no @warden/source)`)
+    process.exit(1)
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -100,10 +109,11 @@ const hitFiber = byName(verification.repeated, T.hitFiber)
 const hitRunSync = byName(verification.repeated, T.hitRunSync)
 const fastHit = byName(verification.repeated, T.fastJwtHit)
 const fastHitRaw = byName(verification.repeated, T.fastJwtHitRaw)
-const firstSightRatios = verification.firstSight.map(({ alg, label, timings }) => ({
+const firstSightRatios = verification.firstSight.map(({ alg, blocks, label, timings }) => ({
   alg,
   label,
   ratio: byName(timings, T.warden).median / byName(timings, T.fastJwt).median,
+  blocks: blocks.median,
   floor: byName(timings, T.warden).median / byName(timings, T.floor).median,
   fastFloor: byName(timings, T.fastJwt).median / byName(timings, T.floor).median
 }))
@@ -152,15 +162,17 @@ const targets: Array<Target> = [
   {
     target: "First-sight verification no slower than fast-jwt's fastest configuration, per algorithm",
     measured: firstSightRatios.map((r) =>
-      `${r.alg} ${r.ratio.toFixed(2)}× fast-jwt (${r.floor.toFixed(2)}× the node:crypto floor; fast-jwt ${
-        r.fastFloor.toFixed(2)
-      }×)`
+      `${r.alg} ${r.ratio.toFixed(2)}× fast-jwt over rounds, ${r.blocks.toFixed(2)}× in alternating blocks (${
+        r.floor.toFixed(2)
+      }× the node:crypto floor; fast-jwt ${r.fastFloor.toFixed(2)}×)`
     ).join(", "),
-    ratio: `worst ${worstFirstSight.ratio.toFixed(2)}× (${worstFirstSight.alg}; target ≤ 1.00×)`,
-    met: firstSightRatios.every((r) => r.ratio <= 1),
+    ratio: `worst ${worstFirstSight.ratio.toFixed(2)}× over rounds (${worstFirstSight.alg}), ${
+      Math.max(...firstSightRatios.map((r) => r.blocks)).toFixed(2)
+    }× in blocks (target ≤ 1.00× in both)`,
+    met: firstSightRatios.every((r) => r.ratio <= 1 && r.blocks <= 1),
     miss: firstSightRatios
-      .filter((r) => r.ratio > 1)
-      .map((r) => `${r.alg} ${r.ratio.toFixed(2)}× fast-jwt's time`)
+      .filter((r) => r.ratio > 1 || r.blocks > 1)
+      .map((r) => `${r.alg} ${r.ratio.toFixed(2)}× fast-jwt's time over rounds, ${r.blocks.toFixed(2)}× in blocks`)
       .join(", "),
     profile: () => profile(verification.workloads.firstSight("ES256"), 2000),
     profileName: "Warden's first-sight ES256 verification (verifyNow, cache off)"
@@ -225,9 +237,13 @@ const targets: Array<Target> = [
     } tokens over ${http.tenants} tenants); express + express-oauth2-jwt-bearer ${
       (throughput(H.expressJwt).median / throughput(H.expressPlain).median).toFixed(2)
     }× bare express`,
-    ratio: `${(httpWarden.median / httpPlain.median).toFixed(2)}× (target ≥ 0.90×)`,
-    met: httpWarden.median / httpPlain.median >= 0.9,
-    miss: `${(httpWarden.median / httpPlain.median).toFixed(2)}× the throughput without auth`,
+    ratio: `${(httpWarden.median / httpPlain.median).toFixed(2)}× over rounds, ${
+      http.paired.median.toFixed(2)
+    }× side by side in alternating turns (target ≥ 0.90× in both)`,
+    met: httpWarden.median / httpPlain.median >= 0.9 && http.paired.median >= 0.9,
+    miss: `${(httpWarden.median / httpPlain.median).toFixed(2)}× the throughput without auth over rounds, ${
+      http.paired.median.toFixed(2)
+    }× side by side`,
     profileName: "the protected HTTP server under load"
   },
   {
@@ -288,7 +304,7 @@ ${
     ["memory", `${machine.memoryGiB.toFixed(1)} GiB`],
     ["Node.js", `${machine.node} (V8 ${machine.v8})`],
     ["OS", machine.os],
-    ["flags", "`--expose-gc --conditions=@warden/source --import tsx`"]
+    ["flags", "`--expose-gc --import tsx` (tsx for the harness; Warden's packages from `dist`)"]
   ])
 }
 
@@ -304,8 +320,11 @@ ${table(["package", "version", "role"], libraries.map((l) => [`\`${l.name}\``, l
   interleaved (the order rotates each round); **the figure reported is the median of the ${rounds} rounds**, with
   the range over rounds beside it. A first call of each case (calibration) warms it up and fails the run if the
   case fails.
-- Warden runs from its TypeScript sources through tsx (esbuild, the way the example runs), on Effect's default
-  runtime with no tracer installed (so its spans are Effect's native spans) and the default metric registry.
+- Warden runs as it is published: its packages compiled by \`tsc -b\` (\`dist\`), as every other library measured here
+  runs from its published JavaScript; only the harness goes through tsx. (Through tsx, esbuild's \`keepNames\` wraps
+  every function created at run time in an \`Object.defineProperty\` call, which the compiled code does not make and
+  which costs the request path several microseconds; the run stops if Warden resolves to its sources.) Effect's
+  default runtime with no tracer installed (so its spans are Effect's native spans) and the default metric registry.
   Asynchronous candidates (jose) are awaited call by call; synchronous ones (Warden's \`verifyNow\`, fast-jwt,
   node:crypto, the permission matchers) are called in a plain loop.
 - Everything talks to 127.0.0.1 only: the JWKS endpoint and the RPC HTTP servers are loopback servers started by
@@ -334,7 +353,7 @@ signing input and signature. All check the same things where they can: algorithm
 \`at+jwt\`, \`exp\`/\`nbf\` with 30 s skew, required claims. Warden also runs its strict compact/JSON checks, its
 lifetime and \`iat\` checks, claims-to-\`Principal\` decoding, the revocation lookup (in-memory store) and metrics.
 `)
-for (const { label, timings } of verification.firstSight) {
+for (const { blocks, label, timings } of verification.firstSight) {
   const fast = byName(timings, T.fastJwt).median
   const floor = byName(timings, T.floor).median
   md.push(`### ${label}
@@ -351,6 +370,11 @@ ${
       ])
     )
   }
+
+In ${blocks.pairs} alternating blocks of ${blocks.calls} verifications each, Warden's \`verifyNow\` (cache off) took
+${blocks.median.toFixed(2)}× fast-jwt's time (median of the pairs' ratios; p25 ${blocks.p25.toFixed(2)}×, p75 ${
+    blocks.p75.toFixed(2)
+  }×).
 `)
 }
 
@@ -531,8 +555,8 @@ md.push(`## 6. Memory
 // 7
 md.push(`## 7. Throughput at saturation over loopback HTTP
 
-autocannon (${http.connections} connections, ${http.seconds} s per measurement after a warm-up, in the benchmark's
-process) against one server at a time, each in its own process so that it has a core to itself; the servers take
+autocannon (${http.connections} connections, ${http.seconds} s per measurement after a ${http.warmupSeconds} s warm-up,
+in the benchmark's process) against one server at a time, each in its own process so that it has a core to itself; the servers take
 turns, the order reversed each round, and the figure is the median over rounds. Every request carries one of
 ${http.tokens.toLocaleString("en")} distinct ES256 tokens over ${http.tenants} tenants (so the verifier sees each
 token first, then serves it from its cache). The RPC servers answer \`Reserve\` over ndjson; the express servers
@@ -554,6 +578,14 @@ ${
     ])
   )
 }
+
+Side by side: the RPC server without auth and the one under Warden (buffered sink) up together, each warmed up, then
+loaded in ${http.paired.pairs} pairs of alternating ${http.paired.seconds} s turns (which goes first alternates), so
+the machine's drift between turns cancels out of each pair: Warden served ${
+  http.paired.median.toFixed(2)
+}× the requests of the server without auth (median of the pairs; p25 ${http.paired.p25.toFixed(2)}×, p75 ${
+  http.paired.p75.toFixed(2)
+}×).
 `)
 
 const S = Stores.names

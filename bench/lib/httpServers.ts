@@ -2,7 +2,7 @@
  * The servers of the HTTP saturation benchmark, one per process so that the
  * load generator has the other core:
  *
- *   node --conditions=@warden/source --import tsx bench/lib/httpServers.ts <kind> <jwksUrl> <auditDir>
+ *   node --import tsx bench/lib/httpServers.ts <kind> <jwksUrl> <auditDir>
  *
  * Kinds: `rpc-plain` (Effect RPC over HTTP, no auth), `rpc-warden` (the same
  * group under `Protected.group`, the JwtVerifier on the loopback JWKS, a

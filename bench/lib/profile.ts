@@ -47,7 +47,7 @@ const areaOf = (url: string, fn: string): string => {
   if (url === "") {
     if (fn === "(garbage collector)") return "garbage collector"
     if (fn === "(idle)") return "idle (waiting: timers, I/O, the crypto thread pool)"
-    if (fn === "run" || fn === "SignJob") return "WebCrypto jobs (native)"
+    if (fn === "run" || fn === "SignJob") return "signature checks (node:crypto, native)"
     return "native/V8"
   }
   if (url.startsWith("node:")) return "node internals"
