@@ -14,6 +14,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as jose from "jose"
+import * as http from "node:http"
 import { post, serveTokens } from "./support.js"
 
 const audience = "https://inventory.shop.test"
@@ -32,6 +33,27 @@ const serveOn = (url: string, prefix: string) =>
       { clientId: "orders", secret: Redacted.make("orders-secret"), grants: [TokenService.tokenExchange] }
     ]
   }, revocationsOn(url, prefix))
+
+/**
+ * A POST whose body goes in `chunks` chunks of `size` bytes with no Content-Length (chunked transfer encoding), as
+ * a client streaming a body would send it; the status, or 0 when the server ended the connection first.
+ */
+const chunkedPost = (url: string, chunks: number, size: number) =>
+  Effect.async<{ readonly status: number }>((resume) => {
+    const request = http.request(url, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", "transfer-encoding": "chunked" }
+    }, (response) => {
+      response.resume()
+      resume(Effect.succeed({ status: response.statusCode ?? 0 }))
+    })
+    request.on("error", () => resume(Effect.succeed({ status: 0 })))
+    const write = (i: number): void => {
+      if (i === chunks) return void request.end()
+      if (!request.destroyed) request.write("x".repeat(size), () => write(i + 1))
+    }
+    write(0)
+  })
 
 describe("the token service over HTTP", () => {
   it.scopedLive(
@@ -200,6 +222,12 @@ describe("the token service over HTTP", () => {
         expect([malformedJson.status, malformedJson.text]).toEqual([400, json.text])
         const large = yield* post(token, new URLSearchParams({ ...login, padding: "x".repeat(20_000) }))
         expect([large.status, large.body.error]).toEqual([413, "invalid_request"])
+        // Sent in chunks, with no length to refuse it by: cut off at the bound, answered 413, never waited on.
+        const chunked = yield* chunkedPost(token, 64, 1024)
+        expect(chunked.status).toBe(413)
+        // Past 1 MiB the server stops reading: refused (the answer may not arrive before the connection ends).
+        const huge = yield* chunkedPost(token, 1100, 1024)
+        expect([0, 413]).toContain(huge.status)
         // The server serves on, and the same login within the bound works.
         const ok = yield* post(token, new URLSearchParams({ ...login, padding: "x".repeat(10_000) }))
         expect(ok.status).toBe(200)

@@ -270,12 +270,15 @@ const bodyChecks = HttpApiBuilder.middleware(
           Effect.as(Effect.ignore(Stream.runDrain(request.stream)), tooLarge(true)) :
           Effect.succeed(tooLarge(false))
       }
+      // Within a declared length the bound holds already; a body sent without one (chunked) is read up to the drain
+      // limit, so one a little too large still gets its 413; past that the connection ends.
+      const limit = request.headers["content-length"] === undefined ? drainBytes : maxBodyBytes
       return request.text.pipe(
-        HttpServerRequest.withMaxBodySize(Option.some(maxBodyBytes)),
+        HttpServerRequest.withMaxBodySize(Option.some(limit)),
         Effect.matchEffect({
-          // Sent without a length and longer than the bound: the rest is not read, the connection ends.
           onFailure: () => Effect.succeed(tooLarge(false)),
           onSuccess: (text) => {
+            if (Buffer.byteLength(text) > maxBodyBytes) return Effect.succeed(tooLarge(true))
             const seen = new Set<string>()
             for (const key of new URLSearchParams(text).keys()) {
               if (seen.has(key) && key !== "resource") {
