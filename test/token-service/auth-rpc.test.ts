@@ -16,13 +16,14 @@ import { describe, expect, it } from "@effect/vitest"
 import { AuditLog, Authenticator, GrantsCache, GrantSource, Permission, Roles, RoleStore } from "@warden/core"
 import { JwtVerifier, KeyStore, RevocationStore } from "@warden/jwt"
 import { Outbound, Protected } from "@warden/rpc"
+import { TestNet } from "@warden/testing"
 import { AuthRpc, RefreshStore, TokenApi, TokenService, UserStore } from "@warden/token-service"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import { createServer } from "node:http"
-import { alice, cheap, freePort, post } from "./support.js"
+import { alice, cheap, post } from "./support.js"
 
 const inventory = "https://inventory.shop.test"
 const auth = "https://auth.shop.test"
@@ -30,7 +31,7 @@ const Perms = Permission.catalogue("inventory:stock:read", "inventory:stock:adju
 const roles = Roles.define(Perms, { clerk: { allow: ["inventory:stock:*"], deny: ["inventory:stock:adjust"] } })
 
 const setup = Effect.gen(function*() {
-  const port = yield* freePort
+  const port = yield* TestNet.freePort
   const issuer = `http://127.0.0.1:${port}`
   const tokens = yield* Layer.build(
     TokenService.layer({

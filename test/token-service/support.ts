@@ -1,13 +1,13 @@
-/** What the token-service tests share: a free port, the demo user, and form posts to the token endpoint. */
+/** What the token-service tests share: the demo user, form posts to the token endpoint, a served token service. */
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import type { RevocationStore } from "@warden/jwt"
+import { TestNet } from "@warden/testing"
 import { Password, RefreshStore, TokenApi, TokenService, UserStore } from "@warden/token-service"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import { createServer } from "node:http"
-import * as net from "node:net"
 
 /** A cost that keeps tests fast; production keeps `Password.defaultCost`. */
 export const cheap: Password.Cost = { N: 2 ** 10, r: 8, p: 1 }
@@ -21,17 +21,6 @@ export const alice = (over: Partial<UserStore.Seed> = {}): UserStore.Seed => ({
   scope: "stock.read",
   ...over
 })
-
-/** A free loopback port, to know the issuer URL before the server starts. */
-export const freePort: Effect.Effect<number> = Effect.promise(() =>
-  new Promise<number>((resolve) => {
-    const server = net.createServer()
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo
-      server.close(() => resolve(port))
-    })
-  })
-)
 
 /** A token endpoint's JSON answer, as the tests read it: each field may be absent, which the tests check. */
 export interface Answer {
@@ -80,7 +69,7 @@ export const serveTokens = (
   users: ReadonlyArray<UserStore.Seed> = [alice()]
 ) =>
   Effect.gen(function*() {
-    const port = yield* freePort
+    const port = yield* TestNet.freePort
     const issuer = `http://127.0.0.1:${port}`
     yield* Layer.build(
       HttpApiBuilder.serve().pipe(

@@ -27,6 +27,7 @@ import type * as Scope from "effect/Scope"
 import { type ChildProcess, spawn as spawnProcess } from "node:child_process"
 import { randomBytes } from "node:crypto"
 import * as net from "node:net"
+import * as TestNet from "./TestNet.js"
 
 /**
  * No Redis could be reached or started.
@@ -57,16 +58,6 @@ export interface TestRedis {
  * @category constructors
  */
 export const prefix = (): string => `test:${randomBytes(6).toString("hex")}:`
-
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = net.createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo
-      server.close(() => resolve(port))
-    })
-  })
 
 /** Whether the server at `port` answers PING, trying for at most `attempts` × 50 ms, or until `giveUp()`. */
 const answers = async (
@@ -135,7 +126,7 @@ const stopServer = (child: ChildProcess): Promise<void> =>
  * @category constructors
  */
 export const spawn: Effect.Effect<TestRedis, RedisMissing, Scope.Scope> = Effect.gen(function*() {
-  const port = yield* Effect.promise(freePort)
+  const port = yield* TestNet.freePort
   let child: ChildProcess | undefined
   const start = Effect.tryPromise({
     try: async () => {
