@@ -3,7 +3,7 @@ import { describe } from "@effect/vitest"
 import { ApiKey, GrantsCache, RoleStore } from "@warden/core"
 import { RevocationStore } from "@warden/jwt"
 import { Introspection } from "@warden/oauth"
-import { RefreshStore } from "@warden/token-service"
+import { LoginThrottle, RefreshStore } from "@warden/token-service"
 import { allContracts } from "./stores.js"
 
 describe("the memory stores keep the store contracts", () => {
@@ -13,6 +13,7 @@ describe("the memory stores keep the store contracts", () => {
     roles: () => RoleStore.layerMemory(),
     grantsCache: (options) => GrantsCache.layerMemory(options),
     introspection: () => Introspection.layerCacheMemory,
-    refresh: () => RefreshStore.layerMemory
+    refresh: () => RefreshStore.layerMemory,
+    loginThrottle: () => LoginThrottle.layerMemory
   })
 })

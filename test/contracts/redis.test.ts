@@ -4,6 +4,7 @@ import {
   ApiKeyStore,
   GrantsCache,
   IntrospectionCache,
+  LoginThrottle,
   RedisClient,
   RefreshStore,
   RevocationStore,
@@ -33,6 +34,7 @@ describe("the Redis stores keep the store contracts", () => {
     roles: () => RoleStore.layer.pipe(Layer.provide(client())),
     grantsCache: (options) => GrantsCache.layer(options).pipe(Layer.provide(client())),
     introspection: () => IntrospectionCache.layer.pipe(Layer.provide(client())),
-    refresh: () => RefreshStore.layer.pipe(Layer.provide(client()))
+    refresh: () => RefreshStore.layer.pipe(Layer.provide(client())),
+    loginThrottle: () => LoginThrottle.layer.pipe(Layer.provide(client()))
   })
 })

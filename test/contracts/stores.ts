@@ -7,7 +7,7 @@ import { expect, it } from "@effect/vitest"
 import { ApiKey, GrantsCache, RoleStore } from "@warden/core"
 import { RevocationStore } from "@warden/jwt"
 import { Introspection } from "@warden/oauth"
-import { RefreshStore } from "@warden/token-service"
+import { LoginThrottle, RefreshStore } from "@warden/token-service"
 import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 
@@ -19,6 +19,7 @@ export interface Backend {
   readonly grantsCache: (options: GrantsCache.Options) => Layer.Layer<GrantsCache.GrantsCache>
   readonly introspection: () => Layer.Layer<Introspection.IntrospectionCache>
   readonly refresh: () => Layer.Layer<RefreshStore.RefreshStore>
+  readonly loginThrottle: () => Layer.Layer<LoginThrottle.LoginThrottle>
 }
 
 const sleep = (ms: number) => Effect.promise(() => new Promise((resolve) => setTimeout(resolve, ms)))
@@ -283,6 +284,49 @@ export const refreshContract = (backend: Backend) => {
     }).pipe(Effect.provide(backend.refresh())))
 }
 
+export const loginThrottleContract = (backend: Backend) => {
+  const rule: LoginThrottle.Rule = { threshold: 3, backoffMs: 1_000, maxBackoffMs: 5_000 }
+
+  it.live("counts failures: no window before the threshold, then one that doubles up to the most; a success resets", () =>
+    Effect.gen(function*() {
+      const throttle = yield* LoginThrottle.LoginThrottle
+      const now = Date.now()
+      expect(yield* throttle.failures("alice", now)).toBeUndefined()
+      const windows: Array<number> = []
+      for (let i = 0; i < 7; i++) windows.push((yield* throttle.recordFailure("alice", now, rule)).until - now)
+      expect(windows).toEqual([0, 0, 1_000, 2_000, 4_000, 5_000, 5_000])
+      expect(yield* throttle.failures("alice", now)).toEqual({ count: 7, until: now + 5_000 })
+      // Usernames are kept apart, whatever their bytes.
+      expect(yield* throttle.failures("alice ", now)).toBeUndefined()
+      expect((yield* throttle.recordFailure("bob\u0000:*", now, rule)).count).toBe(1)
+      yield* throttle.clear("alice")
+      expect(yield* throttle.failures("alice", now)).toBeUndefined()
+      expect((yield* throttle.recordFailure("alice", now, rule)).count).toBe(1)
+    }).pipe(Effect.provide(backend.loginThrottle())))
+
+  it.live("counts every one of concurrent failures", () =>
+    Effect.gen(function*() {
+      const throttle = yield* LoginThrottle.LoginThrottle
+      const now = Date.now()
+      yield* Effect.forEach(
+        Array.from({ length: 20 }, (_, i) => i),
+        () => throttle.recordFailure("carol", now, rule),
+        { concurrency: 20, discard: true }
+      )
+      expect((yield* throttle.failures("carol", now))?.count).toBe(20)
+    }).pipe(Effect.provide(backend.loginThrottle())))
+
+  it.live("forgets a record the most window after its window ended", () =>
+    Effect.gen(function*() {
+      const throttle = yield* LoginThrottle.LoginThrottle
+      const short: LoginThrottle.Rule = { threshold: 2, backoffMs: 100, maxBackoffMs: 300 }
+      yield* throttle.recordFailure("dave", Date.now(), short)
+      expect((yield* throttle.failures("dave", Date.now()))?.count).toBe(1)
+      yield* sleep(500)
+      expect(yield* throttle.failures("dave", Date.now())).toBeUndefined()
+    }).pipe(Effect.provide(backend.loginThrottle())))
+}
+
 /** Every contract, for one backend. */
 export const allContracts = (backend: Backend) => {
   revocationContract(backend)
@@ -291,4 +335,5 @@ export const allContracts = (backend: Backend) => {
   grantsCacheContract(backend)
   introspectionCacheContract(backend)
   refreshContract(backend)
+  loginThrottleContract(backend)
 }

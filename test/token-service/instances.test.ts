@@ -1,12 +1,17 @@
 /**
  * Two token-service instances sharing one Redis for refresh families and
  * revocations: a refresh token used on one is used up on both, a reuse seen
- * by either revokes the family everywhere, and a logout on one is final on
- * the other.
+ * by either revokes the family everywhere, a logout on one is final on the
+ * other, and failed logins count on both.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { RevocationStore } from "@warden/jwt"
-import { RedisClient, RefreshStore as RedisRefresh, RevocationStore as RedisRevocations } from "@warden/redis"
+import {
+  LoginThrottle as RedisThrottle,
+  RedisClient,
+  RefreshStore as RedisRefresh,
+  RevocationStore as RedisRevocations
+} from "@warden/redis"
 import { TestRedis } from "@warden/testing"
 import { TokenService, UserStore } from "@warden/token-service"
 import * as Context from "effect/Context"
@@ -18,14 +23,24 @@ import { alice, cheap } from "./support.js"
 const issuer = "https://id.shop.test"
 const web: TokenService.Client = { clientId: "web", secret: Redacted.make("s"), grants: ["password", "refresh_token"] }
 
-/** One instance: its own Redis client and its own signing key; refresh families and revocations shared. */
+/**
+ * One instance: its own Redis client and its own signing key; refresh families, revocations and failed logins
+ * shared.
+ */
 const instance = (url: string, keyPrefix: string) =>
   Layer.build(
-    TokenService.layer({ issuer, audience: "https://inventory.shop.test", clients: [web] }).pipe(
+    TokenService.layer({
+      issuer,
+      audience: "https://inventory.shop.test",
+      clients: [web],
+      failuresBeforeBackoff: 3,
+      backoff: "1 minute"
+    }).pipe(
       Layer.provideMerge(Layer.mergeAll(
         UserStore.layerMemory([alice()], cheap),
         RedisRefresh.layer,
-        RedisRevocations.layer
+        RedisRevocations.layer,
+        RedisThrottle.layer
       )),
       Layer.provide(RedisClient.layer({ url, keyPrefix }))
     )
@@ -85,6 +100,17 @@ describe("two token-service instances on one Redis", () => {
         yield* on(b).revoke(web, Redacted.make(third.refresh_token!))
         expect((yield* Effect.flip(refresh(a, third.refresh_token!))).error).toBe("invalid_grant")
         expect(yield* revoked(third.access_token)).toBe(true)
+
+        // Guesses spread over both instances meet one count: after three, both refuse even the right password.
+        const guess = (ctx: typeof a, password: string) =>
+          Effect.flip(
+            on(ctx).token(web, { grant_type: "password", username: "alice", password: Redacted.make(password) })
+          )
+        expect((yield* guess(a, "one")).description).toBe("the username or password is wrong")
+        expect((yield* guess(b, "two")).description).toBe("the username or password is wrong")
+        expect((yield* guess(a, "three")).description).toBe("the username or password is wrong")
+        expect((yield* Effect.flip(login(b))).description).toContain("too many failed logins")
+        expect((yield* Effect.flip(login(a))).description).toContain("too many failed logins")
       }),
     30_000
   )

@@ -34,7 +34,7 @@ import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import { RevocationStore } from "@warden/jwt"
-import { RefreshStore, TokenApi, TokenService, UserStore } from "@warden/token-service"
+import { LoginThrottle, RefreshStore, TokenApi, TokenService, UserStore } from "@warden/token-service"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -173,10 +173,12 @@ export interface IdentityOptions {
   /** The loopback port. Default a free one. */
   readonly port?: number
   /**
-   * Where revocations and refresh families are kept: the revocation store must be the one the services read, so
-   * a logout reaches them. Memory of the identity service's own by default.
+   * Where revocations, refresh families and failed logins are kept: the revocation store must be the one the
+   * services read, so a logout reaches them. Memory of the identity service's own by default.
    */
-  readonly stores?: Context.Context<RevocationStore.RevocationStore | RefreshStore.RefreshStore>
+  readonly stores?: Context.Context<
+    RevocationStore.RevocationStore | RefreshStore.RefreshStore | LoginThrottle.LoginThrottle
+  >
 }
 
 /** How many distinct paths `requests` counts; others count as `(other)`. */
@@ -206,7 +208,9 @@ export const makeIdentity = (options: IdentityOptions = {}): Effect.Effect<Ident
     const address = Context.get(server, HttpServer.HttpServer).address
     const issuer = `http://127.0.0.1:${address._tag === "TcpAddress" ? address.port : 0}`
     const stores = options.stores ??
-      (yield* Layer.build(Layer.merge(RevocationStore.layerMemory, RefreshStore.layerMemory)))
+      (yield* Layer.build(
+        Layer.mergeAll(RevocationStore.layerMemory, RefreshStore.layerMemory, LoginThrottle.layerMemory)
+      ))
     const service = yield* Layer.build(
       TokenService.layer({
         issuer,

@@ -1,7 +1,7 @@
 /**
  * Where the shop's services keep what they share: revocations, API keys,
  * role assignments, the grants cache, and the identity service's refresh
- * token families. In memory by default (one process,
+ * token families and failed-login counts. In memory by default (one process,
  * nothing to install); on Redis when `SHOP_REDIS_URL` is set, each service
  * instance with a connection of its own, so a revocation or a role change on
  * one instance is seen by every other.
@@ -9,7 +9,7 @@
 import { ApiKey, GrantsCache, RoleStore } from "@warden/core"
 import { RevocationStore } from "@warden/jwt"
 import * as Redis from "@warden/redis"
-import { RefreshStore } from "@warden/token-service"
+import { LoginThrottle, RefreshStore } from "@warden/token-service"
 import * as Config from "effect/Config"
 import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -24,6 +24,7 @@ export type Stores =
   | RoleStore.RoleStore
   | GrantsCache.GrantsCache
   | RefreshStore.RefreshStore
+  | LoginThrottle.LoginThrottle
 
 export interface State {
   readonly kind: "memory" | "redis"
@@ -41,7 +42,8 @@ export const memory: Effect.Effect<State, never, Scope.Scope> = Effect.map(
     ApiKey.layerMemory,
     RoleStore.layerMemory(),
     GrantsCache.layerMemory({ ttl: grantsTtl }),
-    RefreshStore.layerMemory
+    RefreshStore.layerMemory,
+    LoginThrottle.layerMemory
   )),
   (stores) => ({ kind: "memory", instance: Effect.succeed(stores) })
 )
@@ -55,7 +57,8 @@ export const redis = (url: string, keyPrefix = "shop:"): State => ({
       Redis.ApiKeyStore.layer,
       Redis.RoleStore.layer,
       Redis.GrantsCache.layer({ ttl: grantsTtl }),
-      Redis.RefreshStore.layer
+      Redis.RefreshStore.layer,
+      Redis.LoginThrottle.layer
     ).pipe(Layer.provide(Redis.RedisClient.layer({ url, keyPrefix })))
   )
 })

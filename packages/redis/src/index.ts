@@ -9,6 +9,7 @@
 export * as ApiKeyStore from "./ApiKeyStore.js"
 export * as GrantsCache from "./GrantsCache.js"
 export * as IntrospectionCache from "./IntrospectionCache.js"
+export * as LoginThrottle from "./LoginThrottle.js"
 export * as RedisClient from "./RedisClient.js"
 export * as RefreshStore from "./RefreshStore.js"
 export * as RevocationStore from "./RevocationStore.js"

@@ -23,9 +23,12 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as jose from "jose"
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto"
+import * as Throttle from "./LoginThrottle.js"
+import { LoginThrottle } from "./LoginThrottle.js"
 import * as Password from "./Password.js"
 import { RefreshStore } from "./RefreshStore.js"
 import type * as Refresh from "./RefreshStore.js"
@@ -283,11 +286,14 @@ export const make = (
       return keys[0]!.key
     }
 
-    // Failed logins per username: after `failuresBeforeBackoff`, every login is refused until the window ends.
-    const threshold = options.failuresBeforeBackoff ?? 5
-    const backoffMs = Duration.toMillis(options.backoff ?? "1 second")
-    const maxBackoffMs = Duration.toMillis(options.maxBackoff ?? "15 minutes")
-    const failures = new Map<string, { count: number; until: number }>()
+    // Failed logins per username: after `failuresBeforeBackoff`, every login is refused until the window ends. In
+    // this process unless a shared `LoginThrottle` is provided.
+    const rule: Throttle.Rule = {
+      threshold: options.failuresBeforeBackoff ?? 5,
+      backoffMs: Duration.toMillis(options.backoff ?? "1 second"),
+      maxBackoffMs: Duration.toMillis(options.maxBackoff ?? "15 minutes")
+    }
+    const throttle = Option.getOrElse(yield* Effect.serviceOption(LoginThrottle), () => Throttle.makeMemory())
 
     const authenticateClient = (clientId: string, secret: Redacted.Redacted<string>) =>
       Effect.suspend(() => {
@@ -373,21 +379,18 @@ export const make = (
 
     const password = (client: Client, grant: Extract<Grant, { grant_type: "password" }>, now: number) =>
       Effect.gen(function*() {
-        const failed = failures.get(grant.username)
-        if (failed !== undefined && failed.count >= threshold && now < failed.until) {
+        const failed = yield* throttle.failures(grant.username, now).pipe(Effect.mapError(unavailable))
+        if (failed !== undefined && failed.count >= rule.threshold && now < failed.until) {
           // Refused without looking at the password: guessing goes no faster by trying during the window.
           return yield* fail("invalid_grant", "too many failed logins: try again later")
         }
         const user = yield* users.find(grant.username).pipe(Effect.mapError(unavailable))
         const ok = yield* Password.verifyOrNothing(grant.password, user?.passwordHash)
         if (user === undefined || !ok) {
-          const count = (failed?.count ?? 0) + 1
-          const window = count >= threshold ? Math.min(maxBackoffMs, backoffMs * 2 ** (count - threshold)) : 0
-          failures.set(grant.username, { count, until: now + window })
-          if (failures.size > 100_000) failures.delete(failures.keys().next().value!)
+          yield* throttle.recordFailure(grant.username, now, rule).pipe(Effect.mapError(unavailable))
           return yield* fail("invalid_grant", "the username or password is wrong")
         }
-        failures.delete(grant.username)
+        if (failed !== undefined) yield* throttle.clear(grant.username).pipe(Effect.mapError(unavailable))
         const scope = yield* narrow(grant.scope, user.scope, "a requested scope is not allowed")
         const audience = yield* audienceOf(grant.resource)
         const session: Refresh.Session = {

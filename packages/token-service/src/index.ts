@@ -6,6 +6,7 @@
  * @since 0.3.0
  */
 export * as AuthRpc from "./AuthRpc.js"
+export * as LoginThrottle from "./LoginThrottle.js"
 export * as Password from "./Password.js"
 export * as RefreshStore from "./RefreshStore.js"
 export * as TokenApi from "./TokenApi.js"

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { RevocationStore } from "@warden/jwt"
-import { Password, RefreshStore, TokenService, UserStore } from "@warden/token-service"
+import { LoginThrottle, Password, RefreshStore, TokenService, UserStore } from "@warden/token-service"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -177,6 +177,18 @@ describe("TokenService", () => {
       // A success clears the count.
       expect((yield* Effect.flip(login("guess 5"))).description).toBe("the username or password is wrong")
     }).pipe(Effect.provide(Live)))
+
+  it.effect("a login throttle that cannot answer refuses the login: temporarily_unavailable, never unthrottled", () =>
+    Effect.gen(function*() {
+      const down = new LoginThrottle.LoginThrottleUnavailable({ message: "down" })
+      const failing = Layer.succeed(LoginThrottle.LoginThrottle, {
+        failures: () => Effect.fail(down),
+        recordFailure: () => Effect.fail(down),
+        clear: () => Effect.fail(down)
+      })
+      const refused = yield* Effect.flip(login()).pipe(Effect.provide(Layer.provide(Live, failing)))
+      expect([refused.error, refused.status]).toEqual(["temporarily_unavailable", 503])
+    }))
 
   it.effect("a refresh rotates: the old refresh token is used up, the new one works", () =>
     Effect.gen(function*() {
