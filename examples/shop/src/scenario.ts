@@ -13,6 +13,7 @@ import * as RpcClient from "@effect/rpc/RpcClient"
 import * as RpcSerialization from "@effect/rpc/RpcSerialization"
 import { AuthError } from "@warden/core"
 import type { AuditLog } from "@warden/core"
+import { ClientAuth } from "@warden/oauth"
 import { Outbound } from "@warden/rpc"
 import * as Chunk from "effect/Chunk"
 import * as Context from "effect/Context"
@@ -90,14 +91,12 @@ export interface Report {
 
 type Who = keyof typeof people
 
-/** A form POST to the identity service as the client `client`; the status and the JSON body. */
+/** A form POST to the identity service as the client `client` (HTTP Basic); the status and the JSON body. */
 const postForm = (url: string, client: keyof typeof clients, form: URLSearchParams) =>
   Effect.promise(async () => {
-    const { clientId, clientSecret } = clients[client]
-    const basic = Buffer.from(`${clientId}:${Redacted.value(clientSecret)}`).toString("base64")
     const response = await fetch(url, {
       method: "POST",
-      headers: { authorization: `Basic ${basic}`, "content-type": "application/x-www-form-urlencoded" },
+      headers: { ...ClientAuth.apply(clients[client]).headers, "content-type": "application/x-www-form-urlencoded" },
       body: form
     })
     const text = await response.text()

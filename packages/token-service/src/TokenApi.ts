@@ -156,8 +156,7 @@ const grantOf = (
   form: typeof Form.Type,
   resources: ReadonlyArray<string>
 ): Effect.Effect<Service.Grant, OAuthError> => {
-  const optional = <K extends "scope">(key: K) =>
-    form[key] === undefined ? {} : { [key]: form[key] } as { [P in K]: string }
+  const scope = form.scope === undefined ? {} : { scope: form.scope }
   const resource = resources.length === 0 ? {} : { resource: resources.length === 1 ? resources[0]! : resources }
   switch (form.grant_type) {
     case "password":
@@ -167,7 +166,7 @@ const grantOf = (
           grant_type: "password",
           username: form.username,
           password: Redacted.make(form.password),
-          ...optional("scope"),
+          ...scope,
           ...resource
         })
     case "refresh_token":
@@ -175,7 +174,7 @@ const grantOf = (
         Effect.fail(invalid("refresh_token is required")) :
         Effect.succeed({ grant_type: "refresh_token", refresh_token: Redacted.make(form.refresh_token) })
     case "client_credentials":
-      return Effect.succeed({ grant_type: "client_credentials", ...optional("scope"), ...resource })
+      return Effect.succeed({ grant_type: "client_credentials", ...scope, ...resource })
     case tokenExchange: {
       if (resources.length > 1) return Effect.fail(invalid("a token exchange names one audience"))
       const audience = form.audience ?? resources[0]
@@ -186,7 +185,7 @@ const grantOf = (
           subject_token: Redacted.make(form.subject_token),
           subject_token_type: form.subject_token_type,
           ...(audience === undefined ? {} : { audience }),
-          ...optional("scope")
+          ...scope
         })
     }
     case undefined:
