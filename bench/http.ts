@@ -18,7 +18,8 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { check, median, percentile } from "./lib/harness.js"
+import { alternating, check, median } from "./lib/harness.js"
+import type { Paired } from "./lib/harness.js"
 import { fastSigner, generateKey, startJwks } from "./lib/identity.js"
 
 export const names = {
@@ -48,12 +49,8 @@ export interface Throughput {
 }
 
 /** Warden's throughput over the plain server's in alternating turns, the two servers up side by side. */
-export interface PairedThroughput {
-  readonly pairs: number
+export interface PairedThroughput extends Paired {
   readonly seconds: number
-  readonly median: number
-  readonly p25: number
-  readonly p75: number
 }
 
 export interface HttpResults {
@@ -134,23 +131,8 @@ const pairedTurns = async (
         check(result.non2xx === 0 && result.errors === 0, `${result.non2xx} non-2xx, ${result.errors} errors`)
         return result.requests.average
       }
-      const ratios: Array<number> = []
-      for (let k = 0; k < options.pairs; k++) {
-        if (k % 2 === 0) {
-          const a = await rate(plain.url)
-          ratios.push((await rate(warden.url)) / a)
-        } else {
-          const b = await rate(warden.url)
-          ratios.push(b / (await rate(plain.url)))
-        }
-      }
-      return {
-        pairs: options.pairs,
-        seconds: options.seconds,
-        median: median(ratios),
-        p25: percentile(ratios, 0.25),
-        p75: percentile(ratios, 0.75)
-      }
+      const ratio = await alternating(options.pairs, () => rate(plain.url), () => rate(warden.url), (p, w) => w / p)
+      return { ...ratio, seconds: options.seconds }
     } finally {
       await stop(warden.child)
     }

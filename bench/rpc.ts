@@ -28,7 +28,7 @@ import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import { createServer } from "node:http"
-import { check, median, percentile, timeCases } from "./lib/harness.js"
+import { alternating, check, median, timeCases } from "./lib/harness.js"
 import type { Timing } from "./lib/harness.js"
 import { generateKey, issuer, signWithIssuer, startJwks, verifierLayer } from "./lib/identity.js"
 
@@ -101,28 +101,18 @@ const alternatingBlocks = async (
   blocks: number,
   callsPerBlock: number
 ): Promise<Blocks> => {
-  const differences: Array<number> = []
   const block = async (call: () => Promise<unknown>) => {
     const start = performance.now()
     for (let i = 0; i < callsPerBlock; i++) await call()
     return ((performance.now() - start) * 1e6) / callsPerBlock
   }
-  for (let k = 0; k < blocks; k++) {
-    // Alternate which goes first, so neither always runs right after the other's garbage.
-    if (k % 2 === 0) {
-      const a = await block(plain)
-      differences.push((await block(warden)) - a)
-    } else {
-      const b = await block(warden)
-      differences.push(b - (await block(plain)))
-    }
-  }
+  const added = await alternating(blocks, () => block(plain), () => block(warden), (p, w) => w - p)
   return {
     blocks,
     callsPerBlock,
-    median: median(differences),
-    p25: percentile(differences, 0.25),
-    p75: percentile(differences, 0.75)
+    median: added.median,
+    p25: added.p25,
+    p75: added.p75
   }
 }
 

@@ -11,8 +11,8 @@ import { createVerifier } from "fast-jwt"
 import * as jose from "jose"
 import { createPublicKey, verify as cryptoVerify } from "node:crypto"
 import type { KeyObject } from "node:crypto"
-import { byName, check, median, percentile, timeCases } from "./lib/harness.js"
-import type { Timing } from "./lib/harness.js"
+import { alternating, byName, check, timeCases } from "./lib/harness.js"
+import type { Paired, Timing } from "./lib/harness.js"
 import { audience, generateKey, issuer, makeVerifier, signWithIssuer, startJwks } from "./lib/identity.js"
 import type { Alg, WardenVerifier } from "./lib/identity.js"
 
@@ -57,35 +57,26 @@ export interface VerificationResults {
 }
 
 /** The time of `a` over the time of `b` in alternating blocks of `calls` calls each, `pairs` times. */
-export interface PairedRatio {
-  readonly pairs: number
+export interface PairedRatio extends Paired {
   readonly calls: number
-  readonly median: number
-  readonly p25: number
-  readonly p75: number
 }
 
 /**
  * Alternating blocks of two synchronous workloads, each block next to one of the other (which goes first
  * alternates), so the machine's drift cancels out of each pair's ratio.
  */
-const pairedRatio = (a: () => unknown, b: () => unknown, pairs: number, calls: number): PairedRatio => {
+const pairedRatio = async (
+  a: () => unknown,
+  b: () => unknown,
+  pairs: number,
+  calls: number
+): Promise<PairedRatio> => {
   const block = (fn: () => unknown) => {
     const start = performance.now()
     for (let i = 0; i < calls; i++) fn()
     return performance.now() - start
   }
-  const ratios: Array<number> = []
-  for (let k = 0; k < pairs; k++) {
-    if (k % 2 === 0) {
-      const x = block(a)
-      ratios.push(x / block(b))
-    } else {
-      const y = block(b)
-      ratios.push(block(a) / y)
-    }
-  }
-  return { pairs, calls, median: median(ratios), p25: percentile(ratios, 0.25), p75: percentile(ratios, 0.75) }
+  return { ...(await alternating(pairs, () => block(a), () => block(b), (x, y) => x / y)), calls }
 }
 
 const verifyOptions = (alg: string): jose.JWTVerifyOptions => ({
@@ -170,7 +161,7 @@ export const run = async (rounds: number, log: (line: string) => void): Promise<
     ], rounds)
     log(`  ${label}: ${timings.map((t) => `${t.name} ${(t.median / 1000).toFixed(1)} µs`).join("; ")}`)
     const fast = () => fastJwt(pool[d++ & mask]!)
-    const blocks = pairedRatio(warden, fast, rounds * 40, 16)
+    const blocks = await pairedRatio(warden, fast, rounds * 40, 16)
     log(`  ${label}: Warden / fast-jwt in alternating blocks ${blocks.median.toFixed(2)}×`)
     firstSight.push({ alg, label, timings, blocks })
   }

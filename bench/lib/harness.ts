@@ -39,6 +39,38 @@ export const percentile = (values: ReadonlyArray<number>, p: number): number => 
   return sorted[Math.min(sorted.length - 1, Math.floor(p * (sorted.length - 1)))]!
 }
 
+/** One figure per pair of an alternating run, summarised. */
+export interface Paired {
+  readonly pairs: number
+  readonly median: number
+  readonly p25: number
+  readonly p75: number
+}
+
+/**
+ * Measures `a` and `b` in `pairs` adjacent turns, which goes first alternating so neither always runs right after
+ * the other (its garbage, its warm caches), and turns each pair into one figure with `combine` (a difference, a
+ * ratio): the machine's drift between pairs cancels out of each.
+ */
+export const alternating = async (
+  pairs: number,
+  a: () => Promise<number> | number,
+  b: () => Promise<number> | number,
+  combine: (a: number, b: number) => number
+): Promise<Paired> => {
+  const figures: Array<number> = []
+  for (let k = 0; k < pairs; k++) {
+    if (k % 2 === 0) {
+      const x = await a()
+      figures.push(combine(x, await b()))
+    } else {
+      const y = await b()
+      figures.push(combine(await a(), y))
+    }
+  }
+  return { pairs, median: median(figures), p25: percentile(figures, 0.25), p75: percentile(figures, 0.75) }
+}
+
 /** CPU time mitata spends on one measurement of one case, in ns. */
 const budgetNs = 150e6
 /** The time one sample (one batch of calls) should take, in ns: long enough to include its share of GC. */
