@@ -28,7 +28,7 @@ import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import { createServer } from "node:http"
-import { alternating, check, median, timeCases } from "./lib/harness.js"
+import { check, median, rotating, summarise, timeCases } from "./lib/harness.js"
 import type { Timing } from "./lib/harness.js"
 import { generateKey, issuer, signWithIssuer, startJwks, verifierLayer } from "./lib/identity.js"
 
@@ -86,7 +86,10 @@ export interface RpcResults {
 
 const pairedDifference = (a: Timing, b: Timing): number => median(a.rounds.map((r, i) => r - b.rounds[i]!))
 
-/** The added cost measured in alternating blocks: (mean of a block of `b` calls) − (mean of the block of `a` before). */
+/**
+ * The added cost measured in blocks side by side: per rotation, (mean of a block of the protected calls) − (mean
+ * of the same rotation's block of plain calls).
+ */
 export interface Blocks {
   readonly blocks: number
   readonly callsPerBlock: number
@@ -95,25 +98,27 @@ export interface Blocks {
   readonly p75: number
 }
 
-const alternatingBlocks = async (
+/**
+ * Blocks of `plain` and of each of `others`, `callsPerBlock` calls each, in `blocks` rotations (the order shifts
+ * each rotation); for each of `others`, its added cost per call over the plain block of the same rotation.
+ */
+const blocksSideBySide = async <const Others extends ReadonlyArray<() => Promise<unknown>>>(
   plain: () => Promise<unknown>,
-  warden: () => Promise<unknown>,
+  others: Others,
   blocks: number,
   callsPerBlock: number
-): Promise<Blocks> => {
-  const block = async (call: () => Promise<unknown>) => {
+): Promise<{ readonly [K in keyof Others]: Blocks }> => {
+  const block = (call: () => Promise<unknown>) => async () => {
     const start = performance.now()
     for (let i = 0; i < callsPerBlock; i++) await call()
     return ((performance.now() - start) * 1e6) / callsPerBlock
   }
-  const added = await alternating(blocks, () => block(plain), () => block(warden), (p, w) => w - p)
-  return {
+  const [plainFigures, ...otherFigures] = await rotating(blocks, [plain, ...others].map(block))
+  return otherFigures.map((figures) => ({
+    ...summarise(figures.map((f, i) => f - plainFigures![i]!)),
     blocks,
-    callsPerBlock,
-    median: added.median,
-    p25: added.p25,
-    p75: added.p75
-  }
+    callsPerBlock
+  })) as unknown as { readonly [K in keyof Others]: Blocks }
 }
 
 export const run = async (rounds: number, log: (line: string) => void): Promise<RpcResults> => {
@@ -198,17 +203,21 @@ export const run = async (rounds: number, log: (line: string) => void): Promise<
   await settle()
   check(audited === before + 1, "the Warden chain did not record exactly one decision")
 
-  const inMemory = await timeCases([
-    { name: names.memPlain, fn: memPlain },
-    { name: names.memHand, fn: memHand },
-    { name: names.memWarden, fn: memWarden },
-    { name: names.memWardenTable, fn: memTable }
-  ], rounds)
+  const inMemory = await timeCases(
+    [
+      { name: names.memPlain, fn: memPlain },
+      { name: names.memHand, fn: memHand },
+      { name: names.memWarden, fn: memWarden },
+      { name: names.memWardenTable, fn: memTable }
+    ],
+    rounds,
+    { forcedGc: false }
+  )
   log(`  in memory: ${inMemory.map((t) => `${t.name} ${(t.median / 1000).toFixed(1)} µs`).join("; ")}`)
-  const blocksInMemory = await alternatingBlocks(memPlain, memWarden, 80, 50)
-  const blocksInMemoryHand = await alternatingBlocks(memPlain, memHand, 80, 50)
+  // Warden's and the hand-written middleware's blocks in the same rotations, each next to the same plain block.
+  const [blocksInMemory, blocksInMemoryHand] = await blocksSideBySide(memPlain, [memWarden, memHand], 300, 50)
   log(
-    `  in memory, alternating blocks: Warden +${(blocksInMemory.median / 1000).toFixed(1)} µs, hand-written +${
+    `  in memory, blocks side by side: Warden +${(blocksInMemory.median / 1000).toFixed(1)} µs, hand-written +${
       (blocksInMemoryHand.median / 1000).toFixed(1)
     } µs per call`
   )
@@ -252,12 +261,16 @@ export const run = async (rounds: number, log: (line: string) => void): Promise<
   const httpPlain = () => Effect.runPromise(plainHttp.Reserve({ sku: "anvil" }).pipe(headers))
   const httpWarden = () => Effect.runPromise(wardenHttp.Reserve({ sku: "anvil" }).pipe(headers))
   for (const call of [httpPlain, httpWarden]) check(await call() === "reserved anvil", "an HTTP RPC call failed")
-  const http = await timeCases([
-    { name: names.httpPlain, fn: httpPlain },
-    { name: names.httpWarden, fn: httpWarden }
-  ], rounds)
+  const http = await timeCases(
+    [
+      { name: names.httpPlain, fn: httpPlain },
+      { name: names.httpWarden, fn: httpWarden }
+    ],
+    rounds,
+    { forcedGc: false }
+  )
   log(`  HTTP: ${http.map((t) => `${t.name} ${(t.median / 1000).toFixed(1)} µs`).join("; ")}`)
-  const blocksHttp = await alternatingBlocks(httpPlain, httpWarden, 40, 10)
+  const [blocksHttp] = await blocksSideBySide(httpPlain, [httpWarden], 40, 10)
   log(`  HTTP, alternating blocks: +${(blocksHttp.median / 1000).toFixed(1)} µs per call`)
 
   const find = (timings: ReadonlyArray<Timing>, name: string) => timings.find((t) => t.name === name)!

@@ -48,9 +48,37 @@ export interface Paired {
 }
 
 /**
+ * Measures the workloads in `turns` rotations: each rotation runs every workload once, adjacent, starting one
+ * further along each time, so none always runs right after another (its garbage, its warm caches). Returns each
+ * workload's figure per rotation, in workload order; figures of one rotation are taken side by side, so the
+ * machine's drift between rotations cancels out of any comparison made within one.
+ */
+export const rotating = async (
+  turns: number,
+  workloads: ReadonlyArray<() => Promise<number> | number>
+): Promise<Array<Array<number>>> => {
+  const figures = workloads.map((): Array<number> => [])
+  for (let k = 0; k < turns; k++) {
+    for (let j = 0; j < workloads.length; j++) {
+      const index = (j + k) % workloads.length
+      figures[index]!.push(await workloads[index]!())
+    }
+  }
+  return figures
+}
+
+/** A series of per-rotation figures, summarised. */
+export const summarise = (figures: ReadonlyArray<number>): Paired => ({
+  pairs: figures.length,
+  median: median(figures),
+  p25: percentile(figures, 0.25),
+  p75: percentile(figures, 0.75)
+})
+
+/**
  * Measures `a` and `b` in `pairs` adjacent turns, which goes first alternating so neither always runs right after
- * the other (its garbage, its warm caches), and turns each pair into one figure with `combine` (a difference, a
- * ratio): the machine's drift between pairs cancels out of each.
+ * the other, and turns each pair into one figure with `combine` (a difference, a ratio): the machine's drift
+ * between pairs cancels out of each.
  */
 export const alternating = async (
   pairs: number,
@@ -58,17 +86,8 @@ export const alternating = async (
   b: () => Promise<number> | number,
   combine: (a: number, b: number) => number
 ): Promise<Paired> => {
-  const figures: Array<number> = []
-  for (let k = 0; k < pairs; k++) {
-    if (k % 2 === 0) {
-      const x = await a()
-      figures.push(combine(x, await b()))
-    } else {
-      const y = await b()
-      figures.push(combine(await a(), y))
-    }
-  }
-  return { pairs, median: median(figures), p25: percentile(figures, 0.25), p75: percentile(figures, 0.75) }
+  const [xs, ys] = await rotating(pairs, [a, b])
+  return summarise(xs!.map((x, i) => combine(x, ys![i]!)))
 }
 
 /** CPU time mitata spends on one measurement of one case, in ns. */
@@ -87,6 +106,16 @@ const calibrate = async (fn: () => unknown): Promise<number> => {
   return ((performance.now() - start) * 1e6) / calls
 }
 
+/** How `timeCases` measures. */
+export interface TimeOptions {
+  /**
+   * Whether mitata runs a full collection before each measurement (its default). A full collection shrinks the
+   * young generation, and a case that allocates a lot (an RPC call) then runs its whole measurement collecting
+   * more often than it ever does in a running service; `false` measures such a case in the heap's steady state.
+   */
+  readonly forcedGc?: boolean
+}
+
 /**
  * Times the cases, `roundsCount` rounds each, interleaved (the order rotates
  * each round). Every sample is a batch of calls lasting about 2 ms, so GC and
@@ -95,7 +124,11 @@ const calibrate = async (fn: () => unknown): Promise<number> => {
  * result is the median over rounds. Each case is called first while
  * calibrating, so a failing case fails the run before anything is timed.
  */
-export const timeCases = async (cases: ReadonlyArray<Case>, roundsCount: number): Promise<Array<Timing>> => {
+export const timeCases = async (
+  cases: ReadonlyArray<Case>,
+  roundsCount: number,
+  options: TimeOptions = {}
+): Promise<Array<Timing>> => {
   const batches: Array<number> = []
   for (const c of cases) {
     const perCall = await calibrate(c.fn)
@@ -112,7 +145,8 @@ export const timeCases = async (cases: ReadonlyArray<Case>, roundsCount: number)
         batch_threshold: Infinity,
         warmup_threshold: Infinity,
         min_samples: 12,
-        min_cpu_time: budgetNs
+        min_cpu_time: budgetNs,
+        ...(options.forcedGc === false ? { gc: false } : {})
       })
       const ops = c.ops ?? 1
       perRound[index]!.push(stats.p50 / ops)
