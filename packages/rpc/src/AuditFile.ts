@@ -23,15 +23,14 @@ import * as FileSystem from "@effect/platform/FileSystem"
 import * as AuditLog from "@warden/core/AuditLog"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { createHash } from "node:crypto"
+import { hash as digest } from "node:crypto"
 
 /** The hash before the first line. */
 export const genesis = "0".repeat(64)
 
 const suffix = /,"hash":"([0-9a-f]{64})"\}$/
 
-const hashOf = (previous: string, body: string): string =>
-  createHash("sha256").update(previous).update("\n").update(body).digest("hex")
+const hashOf = (previous: string, body: string): string => digest("sha256", `${previous}\n${body}`, "hex")
 
 /** Where a chain stands: the last line's position and hash. */
 interface Head {
@@ -42,7 +41,8 @@ interface Head {
 /** One line of the chain after `head`, and the new head. */
 const line = (head: Head, event: AuditLog.AuditEvent): { readonly text: string; readonly head: Head } => {
   const seq = head.seq + 1
-  const body = JSON.stringify({ seq, ...event })
+  // `{"seq":n,` and then the event's members: the text of `{ seq, ...event }`, without copying the event.
+  const body = `{"seq":${seq},${JSON.stringify(event).slice(1)}`
   const hash = hashOf(head.hash, body)
   return { text: `${body.slice(0, -1)},"hash":"${hash}"}\n`, head: { seq, hash } }
 }

@@ -4,6 +4,7 @@ import { AuditLog } from "@warden/core"
 import type { Tenant } from "@warden/core"
 import { AuditFile } from "@warden/rpc"
 import * as Effect from "effect/Effect"
+import { createHash } from "node:crypto"
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -93,5 +94,35 @@ describe("AuditFile", () => {
       forged[1] = `${body.slice(0, -1)},"hash":"${"ab".repeat(32)}"}`
       expect(yield* tampered(forged)).toEqual({ intact: false, line: 2, problem: "altered" })
       expect(yield* tampered(original)).toMatchObject({ intact: true, lines: 6 })
+    }))
+
+  it.effect("writes each line as documented, whatever its fields hold: the event after seq, hashed with the one before", () =>
+    Effect.gen(function*() {
+      const path = fresh()
+      const awkward = [
+        "quote \" and backslash \\",
+        "line\nbreak\ttab",
+        "unicode é 漢字 🙂",
+        "\u2028 \u0000",
+        "{\"seq\":1}"
+      ]
+      const recorded = awkward.map((text, i) => ({
+        ...event(i),
+        subject: text,
+        reason: `reason ${text}`,
+        traceId: i % 2 === 0 ? null : text
+      }))
+      yield* write(path, recorded)
+      const lines = readFileSync(path, "utf8").trimEnd().split("\n")
+      expect(lines).toHaveLength(recorded.length)
+      // Computed here from the format's definition, independently of the sink's code.
+      let previous = "0".repeat(64)
+      for (const [i, e] of recorded.entries()) {
+        const body = JSON.stringify({ seq: i + 1, ...e })
+        const hash = createHash("sha256").update(`${previous}\n${body}`, "utf8").digest("hex")
+        expect(lines[i]).toBe(`${body.slice(0, -1)},"hash":"${hash}"}`)
+        previous = hash
+      }
+      expect(yield* check(path)).toEqual({ intact: true, lines: recorded.length, lastHash: previous })
     }))
 })
