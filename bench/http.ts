@@ -7,9 +7,10 @@
  *    without auth and with express-oauth2-jwt-bearer as the Node ecosystem's
  *    reference. Servers are measured in turns, the order reversed each round,
  *    each after a warm-up long enough for its JIT and, under Warden, the
- *    first verification of every token. Then the plain and the Warden server
- *    run side by side and are loaded in alternating turns: the ratio of each
- *    pair's throughputs, so the machine's drift between turns cancels out.
+ *    first verification of every token. Then the plain server and both Warden
+ *    servers run side by side and are loaded in turns, rotating: the ratios
+ *    within each rotation (Warden over no auth, AuditFile over the counting
+ *    sink), so the machine's drift between turns cancels out.
  */
 import autocannon from "autocannon"
 import { spawn } from "node:child_process"
@@ -18,7 +19,7 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { alternating, check, median } from "./lib/harness.js"
+import { check, median, rotating, summarise } from "./lib/harness.js"
 import type { Paired } from "./lib/harness.js"
 import { fastSigner, generateKey, startJwks } from "./lib/identity.js"
 
@@ -60,7 +61,10 @@ export interface HttpResults {
   readonly seconds: number
   readonly warmupSeconds: number
   readonly results: ReadonlyArray<Throughput>
+  /** Warden (counting sink) over no auth, side by side. */
   readonly paired: PairedThroughput
+  /** Warden with `AuditFile` over Warden with the counting sink, side by side. */
+  readonly pairedFile: PairedThroughput
 }
 
 const root = fileURLToPath(new URL("..", import.meta.url))
@@ -112,32 +116,36 @@ const load = (url: string, tokens: ReadonlyArray<string>, connections: number, s
   })
 }
 
-/** The plain and the Warden RPC servers up together, loaded in turns (which goes first alternates). */
-const pairedTurns = async (
+/**
+ * The plain server, the Warden server with the counting sink and the one with `AuditFile` up together, loaded in
+ * turns: one turn of each per rotation, which goes first shifting each rotation. Each rotation gives Warden's
+ * throughput over the plain server's and the file sink's over the counting sink's, side by side.
+ */
+const turnsSideBySide = async (
   jwksUrl: string,
   auditDir: string,
   tokens: ReadonlyArray<string>,
   connections: number,
-  options: { readonly pairs: number; readonly seconds: number; readonly warmupSeconds: number }
-): Promise<PairedThroughput> => {
-  const plain = await start("rpc-plain", jwksUrl, auditDir)
+  options: { readonly rotations: number; readonly seconds: number; readonly warmupSeconds: number }
+): Promise<{ readonly warden: PairedThroughput; readonly file: PairedThroughput }> => {
+  const servers: Array<{ readonly url: string; readonly child: ChildProcess }> = []
   try {
-    const warden = await start("rpc-warden", jwksUrl, auditDir)
-    try {
-      await load(plain.url, tokens, connections, options.warmupSeconds)
-      await load(warden.url, tokens, connections, options.warmupSeconds)
-      const rate = async (url: string) => {
-        const result = await load(url, tokens, connections, options.seconds)
-        check(result.non2xx === 0 && result.errors === 0, `${result.non2xx} non-2xx, ${result.errors} errors`)
-        return result.requests.average
-      }
-      const ratio = await alternating(options.pairs, () => rate(plain.url), () => rate(warden.url), (p, w) => w / p)
-      return { ...ratio, seconds: options.seconds }
-    } finally {
-      await stop(warden.child)
+    for (const kind of ["rpc-plain", "rpc-warden", "rpc-warden-file"]) {
+      servers.push(await start(kind, jwksUrl, auditDir))
+    }
+    for (const { url } of servers) await load(url, tokens, connections, options.warmupSeconds)
+    const rate = (url: string) => async () => {
+      const result = await load(url, tokens, connections, options.seconds)
+      check(result.non2xx === 0 && result.errors === 0, `${result.non2xx} non-2xx, ${result.errors} errors`)
+      return result.requests.average
+    }
+    const [plain, warden, file] = await rotating(options.rotations, servers.map(({ url }) => rate(url)))
+    return {
+      warden: { ...summarise(warden!.map((w, i) => w / plain![i]!)), seconds: options.seconds },
+      file: { ...summarise(file!.map((f, i) => f / warden![i]!)), seconds: options.seconds }
     }
   } finally {
-    await stop(plain.child)
+    for (const { child } of servers) await stop(child)
   }
 }
 
@@ -156,6 +164,7 @@ export const run = async (log: (line: string) => void, options: { readonly quick
   const roundsCount = options.quick ? 1 : 3
   const auditDir = mkdtempSync(join(tmpdir(), "warden-bench-audit-"))
   let paired: PairedThroughput
+  let pairedFile: PairedThroughput
   const figures = new Map<string, Array<autocannon.Result>>(kinds.map(([, name]) => [name, []]))
   try {
     for (let round = 0; round < roundsCount; round++) {
@@ -184,12 +193,18 @@ export const run = async (log: (line: string) => void, options: { readonly quick
         }
       }
     }
-    paired = await pairedTurns(jwks.url, auditDir, tokens, connections, {
-      pairs: options.quick ? 1 : 6,
+    const side = await turnsSideBySide(jwks.url, auditDir, tokens, connections, {
+      rotations: options.quick ? 1 : 6,
       seconds: options.quick ? 2 : 4,
       warmupSeconds
     })
-    log(`  side by side, alternating turns: Warden / no auth ${paired.median.toFixed(2)}×`)
+    paired = side.warden
+    pairedFile = side.file
+    log(
+      `  side by side, in turns: Warden / no auth ${paired.median.toFixed(2)}×, AuditFile / counting sink ${
+        pairedFile.median.toFixed(2)
+      }×`
+    )
   } finally {
     await jwks.close()
     rmSync(auditDir, { recursive: true, force: true })
@@ -201,6 +216,7 @@ export const run = async (log: (line: string) => void, options: { readonly quick
     seconds,
     warmupSeconds,
     paired,
+    pairedFile,
     results: kinds.map(([, name]) => {
       const results = figures.get(name)!
       const rounds = results.map((r) => r.requests.average)

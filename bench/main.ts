@@ -239,7 +239,7 @@ const targets: Array<Target> = [
     }× bare express`,
     ratio: `${(httpWarden.median / httpPlain.median).toFixed(2)}× over rounds, ${
       http.paired.median.toFixed(2)
-    }× side by side in alternating turns (target ≥ 0.90× in both)`,
+    }× side by side in turns (target ≥ 0.90× in both)`,
     met: httpWarden.median / httpPlain.median >= 0.9 && http.paired.median >= 0.9,
     miss: `${(httpWarden.median / httpPlain.median).toFixed(2)}× the throughput without auth over rounds, ${
       http.paired.median.toFixed(2)
@@ -249,9 +249,13 @@ const targets: Array<Target> = [
   {
     target: "The file audit sink does not cap the server: AuditFile at least 0.95× a sink that writes nothing",
     measured: `${httpFile.median.toFixed(0)} against ${httpWarden.median.toFixed(0)} requests/s`,
-    ratio: `${(httpFile.median / httpWarden.median).toFixed(2)}× (target ≥ 0.95×)`,
-    met: httpFile.median / httpWarden.median >= 0.95,
-    miss: `${(httpFile.median / httpWarden.median).toFixed(2)}× the counting sink's throughput`,
+    ratio: `${(httpFile.median / httpWarden.median).toFixed(2)}× over rounds, ${
+      http.pairedFile.median.toFixed(2)
+    }× side by side in turns (target ≥ 0.95× in both)`,
+    met: httpFile.median / httpWarden.median >= 0.95 && http.pairedFile.median >= 0.95,
+    miss: `${(httpFile.median / httpWarden.median).toFixed(2)}× the counting sink's throughput over rounds, ${
+      http.pairedFile.median.toFixed(2)
+    }× side by side`,
     profileName: "as above"
   }
 ]
@@ -585,13 +589,16 @@ ${
   )
 }
 
-Side by side: the RPC server without auth and the one under Warden (buffered sink) up together, each warmed up, then
-loaded in ${http.paired.pairs} pairs of alternating ${http.paired.seconds} s turns (which goes first alternates), so
-the machine's drift between turns cancels out of each pair: Warden served ${
+Side by side: the RPC server without auth, the one under Warden with the buffered counting sink and the one with
+\`AuditFile\` up together, each warmed up, then loaded in ${http.paired.pairs} rotations of ${http.paired.seconds} s turns
+(one turn each, which goes first shifting each rotation), so the machine's drift between turns cancels out of each
+rotation: Warden served ${
   http.paired.median.toFixed(2)
-}× the requests of the server without auth (median of the pairs; p25 ${http.paired.p25.toFixed(2)}×, p75 ${
+}× the requests of the server without auth (median of the rotations; p25 ${http.paired.p25.toFixed(2)}×, p75 ${
   http.paired.p75.toFixed(2)
-}×).
+}×), and with \`AuditFile\` ${http.pairedFile.median.toFixed(2)}× the requests of the counting sink (p25 ${
+  http.pairedFile.p25.toFixed(2)
+}×, p75 ${http.pairedFile.p75.toFixed(2)}×).
 `)
 
 const S = Stores.names
