@@ -419,7 +419,7 @@ export const make = (
       found: KeyStore.FoundKey,
       nowMs: number
     ): Principal | Unauthenticated => {
-      if (!Native.verify(facts.alg, found.keyObject, parts.signingInput, parts.signature)) return badSignature
+      if (!Native.verifyBytes(facts.alg, found.keyObject, parts.signingInput, parts.signatureBytes)) return badSignature
       const { claims } = parts
       const problem = registeredProblem(claims)
       if (problem !== undefined) return problem

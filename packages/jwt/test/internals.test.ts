@@ -16,6 +16,19 @@ describe("strict JSON", () => {
     { fastCheck: { numRuns: 1000 } }
   )
 
+  it.prop(
+    "agrees with JSON.parse on JSON of any characters, and refuses it with one member name repeated",
+    [FastCheck.unicodeJsonValue({ maxDepth: 3 }), FastCheck.fullUnicodeString({ minLength: 1, maxLength: 8 })],
+    ([value, name]) => {
+      const text = JSON.stringify(value)
+      // The scan reads UTF-8 bytes: multi-byte characters, in names and in values, are never structure.
+      expect(StrictJson.parseEncoded(text, Buffer.from(text, "utf8"))).toEqual(Either.right(JSON.parse(text)))
+      const repeated = `{${JSON.stringify(name)}:${text},"x":[${text}],${JSON.stringify(name)}:1}`
+      expect(StrictJson.parse(repeated)).toEqual(Either.left("duplicate member name"))
+    },
+    { fastCheck: { numRuns: 1000 } }
+  )
+
   it.each([
     ["{\"tid\":\"acme\",\"tid\":\"globex\"}"],
     ["{\"a\":{\"x\":1,\"x\":1}}"],
@@ -64,6 +77,43 @@ describe("strict JSON", () => {
   })
 })
 
+describe("canonical base64url", () => {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+  /** The definition, independently of the decoder: alphabet only, a length that can end, no stray trailing bits. */
+  const canonical = (segment: string): boolean => {
+    if (!/^[A-Za-z0-9_-]*$/.test(segment) || segment.length % 4 === 1) return false
+    const rest = segment.length % 4
+    if (rest === 0) return true
+    return (alphabet.indexOf(segment[segment.length - 1]!) & (rest === 2 ? 0x0f : 0x03)) === 0
+  }
+  const characters = FastCheck.oneof(
+    { weight: 8, arbitrary: FastCheck.constantFrom(...alphabet) },
+    { weight: 1, arbitrary: FastCheck.constantFrom("+", "/", "=", ".", " ", "\n", "\t", "%", "é", "\u0100", "\ud83d") },
+    { weight: 1, arbitrary: FastCheck.char16bits() }
+  )
+
+  it.prop("gives back the bytes of every canonical encoding", [FastCheck.uint8Array({ maxLength: 300 })], ([bytes]) => {
+    const decoded = Compact.decodeBase64Url(Buffer.from(bytes).toString("base64url"))
+    expect(decoded === undefined ? undefined : [...decoded]).toEqual([...bytes])
+  }, { fastCheck: { numRuns: 1000 } })
+
+  it.prop(
+    "decodes a segment exactly when it is canonical by definition",
+    [FastCheck.array(characters, { maxLength: 40 }).map((cs) => cs.join(""))],
+    ([segment]) => {
+      expect(Compact.decodeBase64Url(segment) !== undefined).toBe(canonical(segment))
+    },
+    { fastCheck: { numRuns: 5000 } }
+  )
+
+  it.each(["QQ==", "QR", "QUJ", "Q", "QUJD+A", "QUJD/A", "QU JD", "QUJD\n", "QUJDé", "QUJD.QUJD"])(
+    "refuses %j",
+    (segment) => {
+      expect(Compact.decodeBase64Url(segment)).toBeUndefined()
+    }
+  )
+})
+
 describe("the compact check", () => {
   const header = Buffer.from("{\"alg\":\"ES256\"}").toString("base64url")
   const claims = Buffer.from("{\"sub\":\"a\"}").toString("base64url")
@@ -82,7 +132,14 @@ describe("the compact check", () => {
     [`${header}=.${claims}.AAAA`],
     [`${Buffer.from("[1]").toString("base64url")}.${claims}.AAAA`],
     [`${header}.${Buffer.from("\"jwt\"").toString("base64url")}.AAAA`],
-    [`${header}.${Buffer.from([0xff, 0xfe]).toString("base64url")}.AAAA`]
+    [`${header}.${Buffer.from([0xff, 0xfe]).toString("base64url")}.AAAA`],
+    [`.${claims}.AAAA`],
+    [`${header}..AAAA`],
+    [".."],
+    [`${header}.${claims}.AA+A`],
+    [`${header}.${claims}é.AAAA`],
+    [`${header}é.${claims}.AAAA`],
+    [`${header}.${claims}.AAAA\n`]
   ])("refuses %s as malformed", (token) => {
     const result = Compact.split(token, 8192)
     expect(Either.isLeft(result) && result.left.reason).toBe("malformed")

@@ -71,36 +71,44 @@ export const keyProblem = (alg: string, key: crypto.KeyObject): string | undefin
 }
 
 /**
- * Whether `signature` (base64url, already checked canonical) signs
- * `signingInput` (the token's `header.payload` text) under `alg` and `key`.
- * `key` must have passed `keyProblem` for `alg`. Never throws.
+ * Whether `signature` (the signature's bytes) signs `signingInput` (the
+ * token's `header.payload` text, checked to be base64url) under `alg` and
+ * `key`. `key` must have passed `keyProblem` for `alg`. Never throws.
  */
-export const verify = (alg: string, key: crypto.KeyObject, signingInput: string, signature: string): boolean => {
+export const verifyBytes = (
+  alg: string,
+  key: crypto.KeyObject,
+  signingInput: string,
+  signature: Uint8Array
+): boolean => {
   const scheme = schemes.get(alg)
   if (scheme === undefined) return false
   try {
-    const bytes = Buffer.from(signature, "base64url")
-    if (scheme.length !== undefined && bytes.length !== scheme.length) return false
+    if (scheme.length !== undefined && signature.length !== scheme.length) return false
     // The compact check admits only base64url characters before the signature: latin1 is their bytes.
     const input = Buffer.from(signingInput, "latin1")
     switch (scheme.kind) {
       case "hmac":
-        return crypto.timingSafeEqual(crypto.createHmac(scheme.hash!, key).update(input).digest(), bytes)
+        return crypto.timingSafeEqual(crypto.createHmac(scheme.hash!, key).update(input).digest(), signature)
       case "rsa":
         // `keyProblem` admits only keys of type `rsa` for RS*, whose padding is PKCS #1 v1.5 by default.
-        return crypto.verify(scheme.hash, input, key, bytes)
+        return crypto.verify(scheme.hash, input, key, signature)
       case "pss":
         return crypto.verify(scheme.hash, input, {
           key,
           padding: crypto.constants.RSA_PKCS1_PSS_PADDING,
           saltLength: scheme.saltLength!
-        }, bytes)
+        }, signature)
       case "ec":
-        return crypto.verify(scheme.hash, input, { key, dsaEncoding: "ieee-p1363" }, bytes)
+        return crypto.verify(scheme.hash, input, { key, dsaEncoding: "ieee-p1363" }, signature)
       case "ed":
-        return crypto.verify(null, input, key, bytes)
+        return crypto.verify(null, input, key, signature)
     }
   } catch {
     return false
   }
 }
+
+/** `verifyBytes` with the signature as base64url text (already checked canonical). */
+export const verify = (alg: string, key: crypto.KeyObject, signingInput: string, signature: string): boolean =>
+  verifyBytes(alg, key, signingInput, Buffer.from(signature, "base64url"))

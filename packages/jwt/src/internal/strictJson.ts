@@ -6,10 +6,11 @@
  * bounded so hostile input cannot exhaust the stack. Objects have no
  * prototype, so a claim name such as `constructor` reads only what was sent.
  *
- * The text is decoded by `JSON.parse` (native, exact) after one scan that
- * bounds the nesting and counts the member names outside strings: in valid
- * JSON every member has exactly one `:` outside a string, so the decoded
- * objects hold fewer members than the text names exactly when a name repeats.
+ * The text is decoded by `JSON.parse` (native, exact) after one scan of its
+ * UTF-8 bytes that bounds the nesting and counts the member names outside
+ * strings: in valid JSON every member has exactly one `:` outside a string,
+ * so the decoded objects hold fewer members than the text names exactly when
+ * a name repeats.
  */
 import * as Either from "effect/Either"
 
@@ -30,31 +31,41 @@ const countMembers = (value: unknown): number => {
   return n
 }
 
-export const parse = (text: string): Either.Either<unknown, string> => {
+/**
+ * The members named outside strings and whether nesting stays within bounds: one pass over the UTF-8 bytes, where
+ * every structural character is one ASCII byte and no byte of a multi-byte character is one (typed-array reads are
+ * faster than walking the string). A string's bytes are stepped over, an escaped character with its backslash.
+ */
+const scan = (bytes: Uint8Array): number | string => {
   let depth = 0
   let members = 0
-  let inString = false
-  /** The first backslash at or after the scan, or -1: found again only once the scan has passed it. */
-  let escape = text.indexOf("\\")
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i)
-    if (inString) {
-      if (c === 0x5c) i++
-      else if (c === 0x22) inString = false
-    } else if (c === 0x22) {
-      // Most strings hold no escape: jump to the next quote, and walk only when a backslash comes first.
-      const close = text.indexOf("\"", i + 1)
-      if (escape !== -1 && escape < i) escape = text.indexOf("\\", i)
-      if (close !== -1 && (escape === -1 || escape > close)) i = close
-      else inString = true
-    } else if (c === 0x7b || c === 0x5b) {
-      if (++depth > maxDepth) return Either.left(`nesting too deep at offset ${i}`)
-    } else if (c === 0x7d || c === 0x5d) {
-      depth--
+  const length = bytes.length
+  for (let i = 0; i < length; i++) {
+    const c = bytes[i]!
+    if (c === 0x22) {
+      for (i++; i < length; i++) {
+        const d = bytes[i]!
+        if (d === 0x22) break
+        if (d === 0x5c) i++
+      }
     } else if (c === 0x3a) {
       members++
+    } else if (c === 0x7b || c === 0x5b) {
+      if (++depth > maxDepth) return `nesting too deep at offset ${i}`
+    } else if (c === 0x7d || c === 0x5d) {
+      depth--
     }
   }
+  return members
+}
+
+/**
+ * Parses `text`, whose UTF-8 encoding is `bytes`: a verifier that decoded a
+ * token's segment to bytes hands both, and the bytes are not made again.
+ */
+export const parseEncoded = (text: string, bytes: Uint8Array): Either.Either<unknown, string> => {
+  const members = scan(bytes)
+  if (typeof members === "string") return Either.left(members)
   let value: unknown
   try {
     value = JSON.parse(text)
@@ -65,3 +76,6 @@ export const parse = (text: string): Either.Either<unknown, string> => {
   if (countMembers(value) !== members) return Either.left("duplicate member name")
   return Either.right(value)
 }
+
+/** Parses `text` strictly. */
+export const parse = (text: string): Either.Either<unknown, string> => parseEncoded(text, Buffer.from(text, "utf8"))
