@@ -1,8 +1,10 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Either from "effect/Either"
 import * as FastCheck from "effect/FastCheck"
+import * as crypto from "node:crypto"
 import * as Compact from "../src/internal/compact.js"
 import { Lru } from "../src/internal/lru.js"
+import * as Native from "../src/internal/native.js"
 import * as StrictJson from "../src/internal/strictJson.js"
 
 describe("strict JSON", () => {
@@ -174,5 +176,67 @@ describe("the LRU", () => {
     expect(lru.get(0)).toBe(0)
     expect(lru.get(1)).toBeUndefined()
     expect([...Array.from({ length: 100 }, (_, i) => lru.get(i))].filter((v) => v !== undefined)).toHaveLength(8)
+  })
+})
+
+describe("the native signature path", () => {
+  const input = `${Buffer.from("{\"alg\":\"x\"}").toString("base64url")}.${
+    Buffer.from("{\"sub\":\"a\"}").toString("base64url")
+  }`
+  const rsa = crypto.generateKeyPairSync("rsa", { modulusLength: 2048 })
+  const ec = (namedCurve: string) => crypto.generateKeyPairSync("ec", { namedCurve })
+  const ed = crypto.generateKeyPairSync("ed25519")
+  const secret = crypto.createSecretKey(crypto.randomBytes(64))
+  const pss = (bits: number) => ({
+    padding: crypto.constants.RSA_PKCS1_PSS_PADDING,
+    saltLength: bits / 8
+  })
+  // Each algorithm signed by node:crypto's one-shot API, independently of the verifier's streaming calls.
+  const cases: ReadonlyArray<readonly [string, crypto.KeyObject, () => Buffer]> = [
+    ...[256, 384, 512].flatMap((bits) => [
+      [`RS${bits}`, rsa.publicKey, () => crypto.sign(`sha${bits}`, Buffer.from(input), rsa.privateKey)] as const,
+      [
+        `PS${bits}`,
+        rsa.publicKey,
+        () => crypto.sign(`sha${bits}`, Buffer.from(input), { key: rsa.privateKey, ...pss(bits) })
+      ] as const,
+      [`HS${bits}`, secret, () => crypto.createHmac(`sha${bits}`, secret).update(input).digest()] as const
+    ]),
+    ...([["ES256", "prime256v1", "sha256"], ["ES384", "secp384r1", "sha384"], [
+      "ES512",
+      "secp521r1",
+      "sha512"
+    ]] as const)
+      .map(([alg, curve, hash]) => {
+        const pair = ec(curve)
+        return [
+          alg,
+          pair.publicKey,
+          () => crypto.sign(hash, Buffer.from(input), { key: pair.privateKey, dsaEncoding: "ieee-p1363" })
+        ] as const
+      }),
+    ["EdDSA", ed.publicKey, () => crypto.sign(null, Buffer.from(input), ed.privateKey)]
+  ]
+
+  it.each(cases)(
+    "verifies %s, and refuses a changed signature, a changed input and a shortened signature",
+    (alg, key, sign) => {
+      expect(Native.keyProblem(alg, key)).toBeUndefined()
+      const signature = sign()
+      expect(Native.verifyBytes(alg, key, input, signature)).toBe(true)
+      expect(Native.verify(alg, key, input, signature.toString("base64url"))).toBe(true)
+      const flipped = Buffer.from(signature)
+      flipped[flipped.length >> 1]! ^= 0x01
+      expect(Native.verifyBytes(alg, key, input, flipped)).toBe(false)
+      expect(Native.verifyBytes(alg, key, `${input}A`, signature)).toBe(false)
+      expect(Native.verifyBytes(alg, key, input, signature.subarray(1))).toBe(false)
+    }
+  )
+
+  it("refuses an ECDSA signature in DER, the encoding JWS does not use", () => {
+    const pair = ec("prime256v1")
+    const der = crypto.sign("sha256", Buffer.from(input), pair.privateKey)
+    expect(crypto.verify("sha256", Buffer.from(input), pair.publicKey, der)).toBe(true)
+    expect(Native.verifyBytes("ES256", pair.publicKey, input, der)).toBe(false)
   })
 })

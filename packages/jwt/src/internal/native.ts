@@ -85,24 +85,30 @@ export const verifyBytes = (
   if (scheme === undefined) return false
   try {
     if (scheme.length !== undefined && signature.length !== scheme.length) return false
-    // The compact check admits only base64url characters before the signature: latin1 is their bytes.
-    const input = Buffer.from(signingInput, "latin1")
+    // The compact check admits only base64url characters before the signature: latin1 is their bytes. The hashing
+    // schemes take the text as it is (no buffer made for it, and the streaming verifier is the cheaper native call).
     switch (scheme.kind) {
       case "hmac":
-        return crypto.timingSafeEqual(crypto.createHmac(scheme.hash!, key).update(input).digest(), signature)
+        return crypto.timingSafeEqual(
+          crypto.createHmac(scheme.hash!, key).update(signingInput, "latin1").digest(),
+          signature
+        )
       case "rsa":
         // `keyProblem` admits only keys of type `rsa` for RS*, whose padding is PKCS #1 v1.5 by default.
-        return crypto.verify(scheme.hash, input, key, signature)
+        return crypto.createVerify(scheme.hash!).update(signingInput, "latin1").verify(key, signature)
       case "pss":
-        return crypto.verify(scheme.hash, input, {
+        return crypto.createVerify(scheme.hash!).update(signingInput, "latin1").verify({
           key,
           padding: crypto.constants.RSA_PKCS1_PSS_PADDING,
           saltLength: scheme.saltLength!
         }, signature)
       case "ec":
-        return crypto.verify(scheme.hash, input, { key, dsaEncoding: "ieee-p1363" }, signature)
+        return crypto.createVerify(scheme.hash!).update(signingInput, "latin1").verify(
+          { key, dsaEncoding: "ieee-p1363" },
+          signature
+        )
       case "ed":
-        return crypto.verify(null, input, key, signature)
+        return crypto.verify(null, Buffer.from(signingInput, "latin1"), key, signature)
     }
   } catch {
     return false
