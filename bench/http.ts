@@ -2,15 +2,17 @@
  * 7. Throughput at saturation over loopback HTTP: autocannon (in this
  *    process) against one server at a time (in its own process, so each has a
  *    core), every request carrying one of 1,000 distinct ES256 tokens over ten
- *    tenants. An Effect RPC server without auth, the same server under
- *    Warden (buffered counting audit sink, and `AuditFile`), and express
+ *    tenants. An Effect RPC server without auth, the same server with one
+ *    hand-written middleware (a map lookup of the header: the baseline of
+ *    the in-memory budget), under Warden (buffered counting audit sink, and
+ *    `AuditFile`), and express
  *    without auth and with express-oauth2-jwt-bearer as the Node ecosystem's
  *    reference. Servers are measured in turns, the order reversed each round,
  *    each after a warm-up long enough for its JIT and, under Warden, the
- *    first verification of every token. Then the plain server and both Warden
- *    servers run side by side and are loaded in turns, rotating: the ratios
- *    within each rotation (Warden over no auth, AuditFile over the counting
- *    sink), so the machine's drift between turns cancels out.
+ *    first verification of every token. Then the four RPC servers run side by
+ *    side and are loaded in turns, rotating: the ratios within each rotation
+ *    (Warden and the hand-written middleware over no auth, AuditFile over the
+ *    counting sink), so the machine's drift between turns cancels out.
  */
 import autocannon from "autocannon"
 import { spawn } from "node:child_process"
@@ -25,6 +27,7 @@ import { fastSigner, generateKey, startJwks } from "./lib/identity.js"
 
 export const names = {
   rpcPlain: "Effect RPC, no auth",
+  rpcHand: "Effect RPC, hand-written middleware (one service from a map)",
   rpcWarden: "Effect RPC, Warden (buffered audit sink)",
   rpcWardenFile: "Effect RPC, Warden (AuditFile)",
   expressPlain: "express, no auth",
@@ -33,6 +36,7 @@ export const names = {
 
 const kinds: ReadonlyArray<readonly [string, string]> = [
   ["rpc-plain", names.rpcPlain],
+  ["rpc-hand", names.rpcHand],
   ["rpc-warden", names.rpcWarden],
   ["rpc-warden-file", names.rpcWardenFile],
   ["express-plain", names.expressPlain],
@@ -65,6 +69,8 @@ export interface HttpResults {
   readonly paired: PairedThroughput
   /** Warden with `AuditFile` over Warden with the counting sink, side by side. */
   readonly pairedFile: PairedThroughput
+  /** The hand-written middleware over no auth, side by side: the reference for Warden's figure. */
+  readonly pairedHand: PairedThroughput
 }
 
 const root = fileURLToPath(new URL("..", import.meta.url))
@@ -127,10 +133,12 @@ const turnsSideBySide = async (
   tokens: ReadonlyArray<string>,
   connections: number,
   options: { readonly rotations: number; readonly seconds: number; readonly warmupSeconds: number }
-): Promise<{ readonly warden: PairedThroughput; readonly file: PairedThroughput }> => {
+): Promise<
+  { readonly warden: PairedThroughput; readonly file: PairedThroughput; readonly hand: PairedThroughput }
+> => {
   const servers: Array<{ readonly url: string; readonly child: ChildProcess }> = []
   try {
-    for (const kind of ["rpc-plain", "rpc-warden", "rpc-warden-file"]) {
+    for (const kind of ["rpc-plain", "rpc-warden", "rpc-warden-file", "rpc-hand"]) {
       servers.push(await start(kind, jwksUrl, auditDir))
     }
     for (const { url } of servers) await load(url, tokens, connections, options.warmupSeconds)
@@ -139,10 +147,11 @@ const turnsSideBySide = async (
       check(result.non2xx === 0 && result.errors === 0, `${result.non2xx} non-2xx, ${result.errors} errors`)
       return result.requests.average
     }
-    const [plain, warden, file] = await rotating(options.rotations, servers.map(({ url }) => rate(url)))
+    const [plain, warden, file, hand] = await rotating(options.rotations, servers.map(({ url }) => rate(url)))
     return {
       warden: { ...summarise(warden!.map((w, i) => w / plain![i]!)), seconds: options.seconds },
-      file: { ...summarise(file!.map((f, i) => f / warden![i]!)), seconds: options.seconds }
+      file: { ...summarise(file!.map((f, i) => f / warden![i]!)), seconds: options.seconds },
+      hand: { ...summarise(hand!.map((h, i) => h / plain![i]!)), seconds: options.seconds }
     }
   } finally {
     for (const { child } of servers) await stop(child)
@@ -165,6 +174,7 @@ export const run = async (log: (line: string) => void, options: { readonly quick
   const auditDir = mkdtempSync(join(tmpdir(), "warden-bench-audit-"))
   let paired: PairedThroughput
   let pairedFile: PairedThroughput
+  let pairedHand: PairedThroughput
   const figures = new Map<string, Array<autocannon.Result>>(kinds.map(([, name]) => [name, []]))
   try {
     for (let round = 0; round < roundsCount; round++) {
@@ -200,10 +210,11 @@ export const run = async (log: (line: string) => void, options: { readonly quick
     })
     paired = side.warden
     pairedFile = side.file
+    pairedHand = side.hand
     log(
-      `  side by side, in turns: Warden / no auth ${paired.median.toFixed(2)}×, AuditFile / counting sink ${
-        pairedFile.median.toFixed(2)
-      }×`
+      `  side by side, in turns: Warden / no auth ${paired.median.toFixed(2)}×, hand-written / no auth ${
+        pairedHand.median.toFixed(2)
+      }×, AuditFile / counting sink ${pairedFile.median.toFixed(2)}×`
     )
   } finally {
     await jwks.close()
@@ -217,6 +228,7 @@ export const run = async (log: (line: string) => void, options: { readonly quick
     warmupSeconds,
     paired,
     pairedFile,
+    pairedHand,
     results: kinds.map(([, name]) => {
       const results = figures.get(name)!
       const rounds = results.map((r) => r.requests.average)

@@ -589,8 +589,8 @@ ${
   )
 }
 
-Side by side: the RPC server without auth, the one under Warden with the buffered counting sink and the one with
-\`AuditFile\` up together, each warmed up, then loaded in ${http.paired.pairs} rotations of ${http.paired.seconds} s turns
+Side by side: the RPC server without auth, the one under Warden with the buffered counting sink, the one with
+\`AuditFile\` and the one with the hand-written middleware up together, each warmed up, then loaded in ${http.paired.pairs} rotations of ${http.paired.seconds} s turns
 (one turn each, which goes first shifting each rotation), so the machine's drift between turns cancels out of each
 rotation: Warden served ${
   http.paired.median.toFixed(2)
@@ -598,7 +598,11 @@ rotation: Warden served ${
   http.paired.p75.toFixed(2)
 }×), and with \`AuditFile\` ${http.pairedFile.median.toFixed(2)}× the requests of the counting sink (p25 ${
   http.pairedFile.p25.toFixed(2)
-}×, p75 ${http.pairedFile.p75.toFixed(2)}×).
+}×, p75 ${http.pairedFile.p75.toFixed(2)}×). For reference, the hand-written one-service middleware served ${
+  http.pairedHand.median.toFixed(2)
+}× the requests of the server without auth (p25 ${http.pairedHand.p25.toFixed(2)}×, p75 ${
+  http.pairedHand.p75.toFixed(2)
+}×): the cost of any middleware on this path, before Warden's own work.
 `)
 
 const S = Stores.names
@@ -701,7 +705,10 @@ built once per grant. CASL's \`can\` looks up the rules indexed by action and su
   [targetNamed("Over loopback HTTP").target]: `Over HTTP each request pays the server's own HTTP and RPC work (${
     fmt(1e9 / httpPlain.median)
   } of CPU per request at saturation without auth); Warden adds the strict header read, a cache hit and the
-pipeline, and a first-sight verification for each of the ${http.tokens.toLocaleString("en")} tokens early in the run.`
+pipeline, and a first-sight verification for each of the ${http.tokens.toLocaleString("en")} tokens early in the run.
+Side by side, a hand-written one-service middleware alone served ${
+    http.pairedHand.median.toFixed(2)
+  }× the requests without auth, Warden ${http.paired.median.toFixed(2)}×.`
 }
 md.push(`## Where targets are missed, and why
 

@@ -4,7 +4,9 @@
  *
  *   node --import tsx bench/lib/httpServers.ts <kind> <jwksUrl> <auditDir>
  *
- * Kinds: `rpc-plain` (Effect RPC over HTTP, no auth), `rpc-warden` (the same
+ * Kinds: `rpc-plain` (Effect RPC over HTTP, no auth), `rpc-hand` (the same
+ * group with one hand-written RPC middleware providing one service from a
+ * map keyed by the authorization header), `rpc-warden` (the same
  * group under `Protected.group`, the JwtVerifier on the loopback JWKS, a
  * buffered counting audit sink), `rpc-warden-file` (the same with `AuditFile`),
  * `express-plain` and `express-jwt` (express with express-oauth2-jwt-bearer on
@@ -16,11 +18,13 @@ import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as Rpc from "@effect/rpc/Rpc"
 import * as RpcGroup from "@effect/rpc/RpcGroup"
+import * as RpcMiddleware from "@effect/rpc/RpcMiddleware"
 import * as RpcSerialization from "@effect/rpc/RpcSerialization"
 import * as RpcServer from "@effect/rpc/RpcServer"
 import { AuditLog, CurrentTenant, Permission, Policy } from "@warden/core"
 import { JwtVerifier } from "@warden/jwt"
 import { AuditFile, Protected } from "@warden/rpc"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
@@ -60,6 +64,27 @@ const serveRpc = <R extends Rpc.Any>(
   )
 }
 
+/** The hand-written baseline: one middleware providing one service from a map lookup of the header, nothing checked. */
+class HandCaller extends Context.Tag("bench/HandCaller")<HandCaller, string>() {}
+class HandAuth extends RpcMiddleware.Tag<HandAuth>()("bench/HandAuth", { provides: HandCaller }) {}
+const HandApi = RpcGroup.make(
+  Rpc.make("Reserve", { payload: { sku: Schema.String }, success: Schema.String }).middleware(HandAuth)
+)
+const callers = new Map<string, string>()
+const handHandlers = HandApi.toLayer({
+  Reserve: ({ sku }) => Effect.map(HandCaller, (caller) => `reserved ${sku} for ${caller}`)
+}).pipe(
+  Layer.merge(Layer.succeed(HandAuth, ({ headers }) => {
+    const value = headers["authorization"] ?? ""
+    let caller = callers.get(value)
+    if (caller === undefined) {
+      caller = `caller-${callers.size}`
+      callers.set(value, caller)
+    }
+    return Effect.succeed(caller)
+  }))
+)
+
 const counting = Layer.scoped(AuditLog.AuditLog, AuditLog.buffered(() => Effect.void))
 
 // Warden's services are provided to its middlewares only: the handlers' context, which the RPC server copies for
@@ -87,6 +112,9 @@ const listenExpress = (app: express.Express) => {
 switch (kind) {
   case "rpc-plain":
     serveRpc(Inventory, Inventory.toLayer({ Reserve: ({ sku }) => Effect.succeed(`reserved ${sku}`) }))
+    break
+  case "rpc-hand":
+    serveRpc(HandApi, handHandlers)
     break
   case "rpc-warden":
     serveRpc(Api, wardenHandlers(counting))
