@@ -123,9 +123,10 @@ const load = (url: string, tokens: ReadonlyArray<string>, connections: number, s
 }
 
 /**
- * The plain server, the Warden server with the counting sink and the one with `AuditFile` up together, loaded in
- * turns: one turn of each per rotation, which goes first shifting each rotation. Each rotation gives Warden's
- * throughput over the plain server's and the file sink's over the counting sink's, side by side.
+ * The plain server, the Warden servers with the counting sink and with `AuditFile`, and the hand-written one up
+ * together, loaded in turns: one turn of each per rotation, which goes first shifting each rotation. Each rotation
+ * gives Warden's and the hand-written middleware's throughput over the plain server's, and the file sink's over the
+ * counting sink's, side by side.
  */
 const turnsSideBySide = async (
   jwksUrl: string,

@@ -14,7 +14,6 @@ import * as HttpServer from "@effect/platform/HttpServer"
 import * as Rpc from "@effect/rpc/Rpc"
 import * as RpcClient from "@effect/rpc/RpcClient"
 import * as RpcGroup from "@effect/rpc/RpcGroup"
-import * as RpcMiddleware from "@effect/rpc/RpcMiddleware"
 import * as RpcSerialization from "@effect/rpc/RpcSerialization"
 import * as RpcServer from "@effect/rpc/RpcServer"
 import * as RpcTest from "@effect/rpc/RpcTest"
@@ -28,6 +27,7 @@ import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import { createServer } from "node:http"
+import * as Hand from "./lib/hand.js"
 import { check, median, rotating, summarise, timeCases } from "./lib/harness.js"
 import type { Timing } from "./lib/harness.js"
 import { generateKey, issuer, signWithIssuer, startJwks, verifierLayer } from "./lib/identity.js"
@@ -48,16 +48,6 @@ const CountingAudit = Layer.scoped(
   AuditLog.AuditLog,
   AuditLog.buffered((batch) => Effect.sync(() => void (audited += batch.length)))
 )
-
-/** The hand-written alternative: one non-wrap middleware providing one service from a map of known headers. */
-class Caller extends Context.Tag("bench/Caller")<Caller, string>() {}
-class HandAuth extends RpcMiddleware.Tag<HandAuth>()("bench/HandAuth", { provides: Caller }) {}
-const HandApi = RpcGroup.make(
-  Rpc.make("Reserve", { payload: { sku: Schema.String }, success: Schema.String }).middleware(HandAuth)
-)
-const HandHandlers = HandApi.toLayer({
-  Reserve: ({ sku }) => Effect.map(Caller, (caller) => `reserved ${sku}${caller.length > 0 ? "" : "?"}`)
-})
 
 export const names = {
   memPlain: "in memory, no auth",
@@ -174,14 +164,9 @@ export const run = async (rounds: number, log: (line: string) => void): Promise<
     RpcTest.makeClient(Api).pipe(Effect.provide(await build(tableDeps)), Scope.extend(scope))
   )
   const handTable = new Map([[`Bearer ${token}`, "user-0042"]])
-  const handDeps = HandHandlers.pipe(
-    Layer.provide(sameContext),
-    Layer.merge(
-      Layer.succeed(HandAuth, ({ headers: h }) => Effect.succeed(handTable.get(h["authorization"] ?? "") ?? ""))
-    )
-  )
+  const handDeps = Hand.layer((authorization) => handTable.get(authorization) ?? "").pipe(Layer.provide(sameContext))
   const handClient = Effect.runSync(
-    RpcTest.makeClient(HandApi).pipe(Effect.provide(await build(handDeps)), Scope.extend(scope))
+    RpcTest.makeClient(Hand.HandApi).pipe(Effect.provide(await build(handDeps)), Scope.extend(scope))
   )
   const memHand = () => Effect.runPromise(handClient.Reserve({ sku: "anvil" }).pipe(headers))
   const memPlain = () => Effect.runPromise(plainClient.Reserve({ sku: "anvil" }).pipe(headers))
@@ -271,7 +256,7 @@ export const run = async (rounds: number, log: (line: string) => void): Promise<
   )
   log(`  HTTP: ${http.map((t) => `${t.name} ${(t.median / 1000).toFixed(1)} µs`).join("; ")}`)
   const [blocksHttp] = await blocksSideBySide(httpPlain, [httpWarden], 40, 10)
-  log(`  HTTP, alternating blocks: +${(blocksHttp.median / 1000).toFixed(1)} µs per call`)
+  log(`  HTTP, blocks side by side: +${(blocksHttp.median / 1000).toFixed(1)} µs per call`)
 
   const find = (timings: ReadonlyArray<Timing>, name: string) => timings.find((t) => t.name === name)!
   return {

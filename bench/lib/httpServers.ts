@@ -18,13 +18,11 @@ import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as Rpc from "@effect/rpc/Rpc"
 import * as RpcGroup from "@effect/rpc/RpcGroup"
-import * as RpcMiddleware from "@effect/rpc/RpcMiddleware"
 import * as RpcSerialization from "@effect/rpc/RpcSerialization"
 import * as RpcServer from "@effect/rpc/RpcServer"
 import { AuditLog, CurrentTenant, Permission, Policy } from "@warden/core"
 import { JwtVerifier } from "@warden/jwt"
 import { AuditFile, Protected } from "@warden/rpc"
-import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
@@ -33,6 +31,7 @@ import { auth } from "express-oauth2-jwt-bearer"
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
 import { join } from "node:path"
+import * as Hand from "./hand.js"
 import { audience, issuer, verifierLayer } from "./identity.js"
 
 const [kind, jwksUrl, auditDir] = process.argv.slice(2) as [string, string, string]
@@ -64,26 +63,16 @@ const serveRpc = <R extends Rpc.Any>(
   )
 }
 
-/** The hand-written baseline: one middleware providing one service from a map lookup of the header, nothing checked. */
-class HandCaller extends Context.Tag("bench/HandCaller")<HandCaller, string>() {}
-class HandAuth extends RpcMiddleware.Tag<HandAuth>()("bench/HandAuth", { provides: HandCaller }) {}
-const HandApi = RpcGroup.make(
-  Rpc.make("Reserve", { payload: { sku: Schema.String }, success: Schema.String }).middleware(HandAuth)
-)
+// The hand-written baseline: a caller per distinct authorization header, made when first seen.
 const callers = new Map<string, string>()
-const handHandlers = HandApi.toLayer({
-  Reserve: ({ sku }) => Effect.map(HandCaller, (caller) => `reserved ${sku} for ${caller}`)
-}).pipe(
-  Layer.merge(Layer.succeed(HandAuth, ({ headers }) => {
-    const value = headers["authorization"] ?? ""
-    let caller = callers.get(value)
-    if (caller === undefined) {
-      caller = `caller-${callers.size}`
-      callers.set(value, caller)
-    }
-    return Effect.succeed(caller)
-  }))
-)
+const callerOf = (authorization: string): string => {
+  let caller = callers.get(authorization)
+  if (caller === undefined) {
+    caller = `caller-${callers.size}`
+    callers.set(authorization, caller)
+  }
+  return caller
+}
 
 const counting = Layer.scoped(AuditLog.AuditLog, AuditLog.buffered(() => Effect.void))
 
@@ -114,7 +103,7 @@ switch (kind) {
     serveRpc(Inventory, Inventory.toLayer({ Reserve: ({ sku }) => Effect.succeed(`reserved ${sku}`) }))
     break
   case "rpc-hand":
-    serveRpc(HandApi, handHandlers)
+    serveRpc(Hand.HandApi, Hand.layer(callerOf))
     break
   case "rpc-warden":
     serveRpc(Api, wardenHandlers(counting))
