@@ -13,7 +13,6 @@ export interface Parts {
   readonly claims: Readonly<Record<string, unknown>>
   /** The text the signature signs: `header.payload`, as sent. */
   readonly signingInput: string
-  readonly signature: string
   /** The signature's bytes, decoded once. */
   readonly signatureBytes: Uint8Array
 }
@@ -71,8 +70,7 @@ export const split = (
   if (second <= first + 1 || second === token.length - 1 || token.indexOf(".", second + 1) !== -1) {
     return Either.left(notCompact)
   }
-  const signature = token.slice(second + 1)
-  const signatureBytes = decodeBase64Url(signature)
+  const signatureBytes = decodeBase64Url(token.slice(second + 1))
   if (signatureBytes === undefined) {
     return Either.left({ reason: "malformed", description: "the signature is not canonical base64url" })
   }
@@ -84,7 +82,6 @@ export const split = (
     header: header.right,
     claims: claims.right,
     signingInput: token.slice(0, second),
-    signature,
     signatureBytes
   })
 }
