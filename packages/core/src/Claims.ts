@@ -145,29 +145,32 @@ const tenantProblem = (value: unknown): string | undefined =>
 const stringArray = (value: unknown): ReadonlyArray<string> | undefined =>
   Array.isArray(value) && value.every((v) => typeof v === "string") ? value : undefined
 
-type Read<A> = Either.Either<A, Unauthenticated>
+const refuse = (description: string): Unauthenticated => Unauthenticated.of("claims", description)
 
-const bad = (description: string): Read<never> => Either.left(Unauthenticated.of("claims", description))
-
-/** An optional string claim: absent, or a string. */
-const optionalString = (claims: Readonly<Record<string, unknown>>, name: string): Read<string | undefined> => {
+/** An optional string claim: absent, or a string; otherwise the refusal. */
+const optionalString = (
+  claims: Readonly<Record<string, unknown>>,
+  name: string
+): string | undefined | Unauthenticated => {
   const value = claims[name]
   return value === undefined || typeof value === "string" ?
-    Either.right(value) :
-    bad(`the token's '${name}' claim must be a string, not ${typeOf(value)}`)
+    value :
+    refuse(`the token's '${name}' claim must be a string, not ${typeOf(value)}`)
 }
 
-/** An array-of-strings claim: absent is empty. */
+/** An array-of-strings claim: absent is empty; otherwise the refusal. */
 const optionalStrings = (
   claims: Readonly<Record<string, unknown>>,
   name: string | null
-): Read<ReadonlyArray<string>> => {
-  if (name === null || claims[name] === undefined) return Either.right([])
-  const array = stringArray(claims[name])
-  return array === undefined ?
-    bad(`the token's '${name}' claim must be an array of strings, not ${typeOf(claims[name])}`) :
-    Either.right(array)
+): ReadonlyArray<string> | Unauthenticated => {
+  if (name === null) return empty
+  const value = claims[name]
+  if (value === undefined) return empty
+  return stringArray(value) ??
+    refuse(`the token's '${name}' claim must be an array of strings, not ${typeOf(value)}`)
 }
+
+const empty: ReadonlyArray<string> = []
 
 /**
  * Reads a principal from claims that were already verified. `issuer` is used
@@ -177,63 +180,76 @@ export const toPrincipal = (
   claims: Readonly<Record<string, unknown>>,
   options: Mapping & { readonly authenticatedBy: Principal.AuthMethod; readonly issuer?: string }
 ): Either.Either<Principal.Principal, Unauthenticated> => {
+  const read = principalOf(claims, options)
+  return read instanceof Unauthenticated ? Either.left(read) : Either.right(read)
+}
+
+/**
+ * `toPrincipal` without the `Either`: the principal, or the refusal. What a
+ * verifier calls on its synchronous path.
+ *
+ * @since 0.3.0
+ */
+export const principalOf = (
+  claims: Readonly<Record<string, unknown>>,
+  options: Mapping & { readonly authenticatedBy: Principal.AuthMethod; readonly issuer?: string }
+): Principal.Principal | Unauthenticated => {
   const iss = optionalString(claims, "iss")
-  if (Either.isLeft(iss)) return Either.left(iss.left)
+  if (typeof iss === "object") return iss
   const sub = optionalString(claims, "sub")
-  if (Either.isLeft(sub)) return Either.left(sub.left)
+  if (typeof sub === "object") return sub
   const clientIdClaim = claims["client_id"] === undefined && claims["azp"] !== undefined ? "azp" : "client_id"
   const clientId = optionalString(claims, clientIdClaim)
-  if (Either.isLeft(clientId)) return Either.left(clientId.left)
+  if (typeof clientId === "object") return clientId
   const jti = optionalString(claims, "jti")
-  if (Either.isLeft(jti)) return Either.left(jti.left)
-  if (jti.right !== undefined && (jti.right.length === 0 || jti.right.length > 256)) {
-    return bad("the token's 'jti' claim must be 1 to 256 characters")
+  if (typeof jti === "object") return jti
+  if (jti !== undefined && (jti.length === 0 || jti.length > 256)) {
+    return refuse("the token's 'jti' claim must be 1 to 256 characters")
   }
   const exp = claims["exp"]
   if (exp !== undefined && (typeof exp !== "number" || !Number.isFinite(exp))) {
-    return bad(`the token's 'exp' claim must be a number, not ${typeOf(exp)}`)
+    return refuse(`the token's 'exp' claim must be a number, not ${typeOf(exp)}`)
   }
   const scope = optionalString(claims, "scope")
-  if (Either.isLeft(scope)) return Either.left(scope.left)
+  if (typeof scope === "object") return scope
 
   const tenantClaim = options.tenantClaim ?? "tid"
   let tenant = claims[tenantClaim]
   if (tenant === undefined && options.tenantWhenMissing !== undefined) {
     const { byClient, byIssuer } = options.tenantWhenMissing
-    const client = clientId.right
-    const issuer = iss.right ?? options.issuer
-    tenant = (client !== undefined && byClient !== undefined && Object.hasOwn(byClient, client) ?
-      byClient[client] :
+    const issuer = iss ?? options.issuer
+    tenant = (clientId !== undefined && byClient !== undefined && Object.hasOwn(byClient, clientId) ?
+      byClient[clientId] :
       undefined) ??
       (issuer !== undefined && byIssuer !== undefined && Object.hasOwn(byIssuer, issuer) ? byIssuer[issuer] : undefined)
   }
   const tenantIssue = tenantProblem(tenant)
-  if (tenantIssue !== undefined) return bad(`the token's '${tenantClaim}' claim (its tenant) ${tenantIssue}`)
+  if (tenantIssue !== undefined) return refuse(`the token's '${tenantClaim}' claim (its tenant) ${tenantIssue}`)
   const tenantsClaim = options.tenantsClaim ?? "tenants"
   const listed = optionalStrings(claims, tenantsClaim)
-  if (Either.isLeft(listed)) return Either.left(listed.left)
-  for (let i = 0; i < listed.right.length; i++) {
-    const issue = Tenant.problem(listed.right[i]!)
-    if (issue !== undefined) return bad(`entry ${i} of the token's '${tenantsClaim}' claim ${issue}`)
+  if (listed instanceof Unauthenticated) return listed
+  for (let i = 0; i < listed.length; i++) {
+    const issue = Tenant.problem(listed[i]!)
+    if (issue !== undefined) return refuse(`entry ${i} of the token's '${tenantsClaim}' claim ${issue}`)
   }
 
   let scopes = Scopes.empty
-  if (scope.right !== undefined) {
-    const known = scopesByString.get(scope.right)
+  if (scope !== undefined) {
+    const known = scopesByString.get(scope)
     if (known !== undefined) {
       scopes = known
     } else {
-      const parsed = Scopes.parse(scope.right)
-      if (Either.isLeft(parsed)) return bad(`the token's 'scope' claim is malformed: ${parsed.left.message}`)
-      scopes = scopesByString.set(scope.right, parsed.right)
+      const parsed = Scopes.parse(scope)
+      if (Either.isLeft(parsed)) return refuse(`the token's 'scope' claim is malformed: ${parsed.left.message}`)
+      scopes = scopesByString.set(scope, parsed.right)
     }
   }
   if (options.scopeArrayClaim !== undefined && claims[options.scopeArrayClaim] !== undefined) {
     const array = optionalStrings(claims, options.scopeArrayClaim)
-    if (Either.isLeft(array)) return Either.left(array.left)
-    const parsed = Scopes.fromTokens([...scopes.tokens, ...array.right])
+    if (array instanceof Unauthenticated) return array
+    const parsed = Scopes.fromTokens([...scopes.tokens, ...array])
     if (Either.isLeft(parsed)) {
-      return bad(`the token's '${options.scopeArrayClaim}' claim is malformed: ${parsed.left.message}`)
+      return refuse(`the token's '${options.scopeArrayClaim}' claim is malformed: ${parsed.left.message}`)
     }
     scopes = parsed.right
   }
@@ -241,12 +257,12 @@ export const toPrincipal = (
   const permissionsClaim = options.permissionsClaim === undefined ? defaultPermissionsClaim : options.permissionsClaim
   const denyClaim = options.denyClaim === undefined ? defaultDenyClaim : options.denyClaim
   const allow = optionalStrings(claims, permissionsClaim)
-  if (Either.isLeft(allow)) return Either.left(allow.left)
+  if (allow instanceof Unauthenticated) return allow
   const deny = optionalStrings(claims, denyClaim)
-  if (Either.isLeft(deny)) return Either.left(deny.left)
-  const grants = grantsOf(allow.right, deny.right)
+  if (deny instanceof Unauthenticated) return deny
+  const grants = grantsOf(allow, deny)
   if (typeof grants === "number") {
-    return bad(
+    return refuse(
       `entry ${grants} of the token's '${denyClaim}' claim is not a valid deny rule, so the credential is ` +
         "refused rather than granted more than its issuer meant"
     )
@@ -259,42 +275,42 @@ export const toPrincipal = (
     const actSub = typeof act === "object" && act !== null && !Array.isArray(act) ?
       (act as Record<string, unknown>)["sub"] :
       undefined
-    if (typeof actSub !== "string") return bad("the token's 'act' claim must be an object naming its actor in 'sub'")
+    if (typeof actSub !== "string") return refuse("the token's 'act' claim must be an object naming its actor in 'sub'")
     const actorIssue = Principal.idProblem(actSub)
-    if (actorIssue !== undefined) return bad(`the token's 'act' claim's 'sub' ${actorIssue}`)
+    if (actorIssue !== undefined) return refuse(`the token's 'act' claim's 'sub' ${actorIssue}`)
     actor = Intern.string(actSub)
   }
 
-  const issuer = iss.right ?? options.issuer
-  if (issuer === undefined) return bad("the token names no issuer (no 'iss' claim)")
-  const subject = sub.right ?? clientId.right
+  const issuer = iss ?? options.issuer
+  if (issuer === undefined) return refuse("the token names no issuer (no 'iss' claim)")
+  const subject = sub ?? clientId
   if (subject === undefined) {
-    return bad("the token names neither a subject ('sub') nor a client ('client_id' or 'azp')")
+    return refuse("the token names neither a subject ('sub') nor a client ('client_id' or 'azp')")
   }
   const subjectIssue = Principal.idProblem(subject)
   if (subjectIssue !== undefined) {
-    return bad(`the token's '${sub.right === undefined ? clientIdClaim : "sub"}' claim ${subjectIssue}`)
+    return refuse(`the token's '${sub === undefined ? clientIdClaim : "sub"}' claim ${subjectIssue}`)
   }
-  if (clientId.right !== undefined) {
-    const clientIssue = Principal.idProblem(clientId.right)
-    if (clientIssue !== undefined) return bad(`the token's '${clientIdClaim}' claim ${clientIssue}`)
+  if (clientId !== undefined) {
+    const clientIssue = Principal.idProblem(clientId)
+    if (clientIssue !== undefined) return refuse(`the token's '${clientIdClaim}' claim ${clientIssue}`)
   }
   let declaredValue: unknown
   if (options.declared !== undefined) {
     const decoded = options.declared.decode(claims)
-    if (Either.isLeft(decoded)) return Either.left(decoded.left)
+    if (Either.isLeft(decoded)) return decoded.left
     declaredValue = decoded.right
   }
-  const tenants = tenantsOf(tenant as Tenant.TenantId, listed.right as ReadonlyArray<Tenant.TenantId>)
+  const tenants = tenantsOf(tenant as Tenant.TenantId, listed as ReadonlyArray<Tenant.TenantId>)
   // Every field was checked above: the principal is built without a second Schema pass.
   const principal = Principal.unsafeMake({
     kind: (options.isService ?? defaultIsService)(claims) ? "service" : "user",
     subject: Intern.string(subject as Principal.SubjectId),
     tenant: tenants[0]!,
     tenants,
-    clientId: clientId.right === undefined ? null : Intern.string(clientId.right as Principal.ClientId),
+    clientId: clientId === undefined ? null : Intern.string(clientId as Principal.ClientId),
     issuer: Intern.string(issuer),
-    tokenId: jti.right ?? null,
+    tokenId: jti ?? null,
     expiresAt: (exp as number | undefined) ?? null,
     issuedAt: typeof claims["iat"] === "number" ? claims["iat"] : null,
     actor,
@@ -303,7 +319,7 @@ export const toPrincipal = (
     permissions: grants
   })
   if (options.declared !== undefined) declaredClaims.set(principal, { by: options.declared, value: declaredValue })
-  return Either.right(principal)
+  return principal
 }
 
 /** The declared claims of each principal read with them, and which declaration read them. */
@@ -372,11 +388,34 @@ const grantsByClaims = new Intern.Table<Permission.Grants | number>(4096)
  */
 const grantsOf = (allow: ReadonlyArray<string>, deny: ReadonlyArray<string>): Permission.Grants | number => {
   if (allow.length === 0 && deny.length === 0) return Permission.none
+  // The lists read lately, compared entry by entry: the common case (an issuer hands the same lists to many
+  // tokens) costs a few string comparisons instead of building and hashing a key.
+  for (let i = 0; i < recentGrants.length; i++) {
+    const recent = recentGrants[i]!
+    if (sameList(recent.allow, allow) && sameList(recent.deny, deny)) return recent.grants
+  }
   const key = listsKey(allow, deny)
-  const known = grantsByClaims.get(key)
-  if (known !== undefined) return known
-  const malformed = deny.findIndex((rule) => Either.isLeft(Permission.validateGrant(rule)))
-  return grantsByClaims.set(key, malformed === -1 ? { allow, deny } : malformed)
+  let grants = grantsByClaims.get(key)
+  if (grants === undefined) {
+    const malformed = deny.findIndex((rule) => Either.isLeft(Permission.validateGrant(rule)))
+    grants = grantsByClaims.set(key, malformed === -1 ? { allow, deny } : malformed)
+  }
+  if (recentGrants.length >= 4) recentGrants.pop()
+  recentGrants.unshift({ allow, deny, grants })
+  return grants
+}
+
+/** The last few lists `grantsOf` read, newest first, with what they gave. */
+const recentGrants: Array<{
+  readonly allow: ReadonlyArray<string>
+  readonly deny: ReadonlyArray<string>
+  readonly grants: Permission.Grants | number
+}> = []
+
+const sameList = (a: ReadonlyArray<string>, b: ReadonlyArray<string>): boolean => {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
 }
 
 /**

@@ -132,10 +132,26 @@ export const make = (fields: {
  *
  * @since 0.2.0
  */
-export const unsafeMake = (fields: { readonly [K in keyof typeof Principal.fields]: Principal[K] }): Principal =>
+export const unsafeMake = (fields: { readonly [K in keyof typeof Principal.fields]: Principal[K] }): Principal => {
   // A Schema class instance is its fields on the class's prototype (`Data.Class`); the constructor would copy
-  // the fields twice and look for defaults the class does not declare.
-  Object.assign(Object.create(Principal.prototype) as Principal, fields)
+  // the fields twice and look for defaults the class does not declare. Assigned one by one, in the class's order,
+  // every principal has the same shape, and no generic copy runs.
+  const principal = Object.create(Principal.prototype) as { -readonly [K in keyof typeof fields]: Principal[K] }
+  principal.kind = fields.kind
+  principal.subject = fields.subject
+  principal.tenant = fields.tenant
+  principal.tenants = fields.tenants
+  principal.clientId = fields.clientId
+  principal.issuer = fields.issuer
+  principal.tokenId = fields.tokenId
+  principal.expiresAt = fields.expiresAt
+  principal.issuedAt = fields.issuedAt
+  principal.actor = fields.actor
+  principal.authenticatedBy = fields.authenticatedBy
+  principal.scopes = fields.scopes
+  principal.permissions = fields.permissions
+  return principal as Principal
+}
 
 /**
  * The authenticated caller of the current request. Provided only by

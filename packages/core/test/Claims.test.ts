@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Claims, CurrentUser, GrantSource, Policy } from "@warden/core"
+import { Claims, CurrentUser, GrantSource, Policy, Principal } from "@warden/core"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
@@ -170,11 +170,58 @@ describe("Claims.toPrincipal shares what repeats", () => {
     expect(Either.getOrThrow(read(claims({ permissions: ["x", "y:z:w"], deny: [] }))).permissions.deny).toEqual([])
   })
 
+  it("tells lists apart by every entry while it answers recent ones by comparing them", () => {
+    const lists: ReadonlyArray<readonly [ReadonlyArray<string>, ReadonlyArray<string>]> = [
+      [["a:b:c", "d:e:f"], ["g:h:i"]],
+      [["a:b:c", "d:e:f"], []],
+      [["a:b:c"], ["d:e:f", "g:h:i"]],
+      [["a:b:c", "d:e:g"], ["g:h:i"]],
+      [["d:e:f", "a:b:c"], ["g:h:i"]],
+      [["a:b:c", "d:e:f", "g:h:i"], []]
+    ]
+    // Twice over, so the second pass meets each pair after more others than the recent lists hold.
+    const seen = new Map<number, unknown>()
+    for (let pass = 0; pass < 2; pass++) {
+      lists.forEach(([allow, deny], i) => {
+        const grants = Either.getOrThrow(read(claims({ permissions: [...allow], deny: [...deny] }))).permissions
+        expect(grants.allow).toEqual(allow)
+        expect(grants.deny).toEqual(deny)
+        if (pass === 1) expect(grants).toBe(seen.get(i))
+        seen.set(i, grants)
+      })
+    }
+    // A refusal is remembered as a refusal, not as the grants read before it.
+    expect(reasonOf(read(claims({ permissions: ["a:b:c"], deny: ["bad rule"] })))).toBe("claims")
+    expect(reasonOf(read(claims({ permissions: ["a:b:c"], deny: ["bad rule"] })))).toBe("claims")
+  })
+
   it("keeps tenant lists apart by every member", () => {
     const a = Either.getOrThrow(read(claims({ tenants: ["globex"] })))
     const b = Either.getOrThrow(read(claims({ tenants: ["globex", "initech"] })))
     expect(a.tenants).toEqual(["acme", "globex"])
     expect(b.tenants).toEqual(["acme", "globex", "initech"])
+  })
+})
+
+describe("Principal.unsafeMake", () => {
+  it("builds the principal Principal.make builds, with the class's fields in the class's order", () => {
+    const principal = Either.getOrThrow(
+      read({ iss: "https://i", sub: "alice", tid: "acme", tenants: ["globex"], scope: "a", jti: "j", exp: 10, iat: 5 })
+    )
+    expect(Object.keys(principal)).toEqual(Object.keys(Principal.Principal.fields))
+    expect(principal).toBeInstanceOf(Principal.Principal)
+    const made = Principal.make({
+      subject: "alice",
+      tenant: "acme",
+      tenants: ["globex"],
+      issuer: "https://i",
+      tokenId: "j",
+      expiresAt: 10,
+      issuedAt: 5,
+      authenticatedBy: "introspection",
+      scopes: ["a"]
+    })
+    expect({ ...principal, scopes: principal.scopes.tokens }).toEqual({ ...made, scopes: made.scopes.tokens })
   })
 })
 

@@ -448,8 +448,7 @@ export const make = (
       if (exp - (iat ?? nbf ?? now) > maxLifetimeSeconds) {
         return Unauthenticated.of("lifetime", "the token's lifetime is longer than accepted")
       }
-      const principal = Claims.toPrincipal(claims, mapping)
-      return Either.isLeft(principal) ? principal.left : principal.right
+      return Claims.principalOf(claims, mapping)
     }
 
     /** Whether the principal's token is revoked, from the store's memory: `undefined` when it must be asked. */
