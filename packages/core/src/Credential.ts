@@ -126,8 +126,20 @@ class BearerToken implements Bearer {
   readonly _tag = "Bearer"
   readonly #secret: string
   #redacted: Redacted.Redacted<string> | undefined
+  /** What one authenticator remembered of this token, and which one. */
+  #memoOwner: object | undefined
+  #memo: unknown
   constructor(secret: string) {
     this.#secret = secret
+  }
+  static recall(credential: Bearer, owner: object): unknown {
+    return #memoOwner in credential && credential.#memoOwner === owner ? credential.#memo : undefined
+  }
+  static remember(credential: Bearer, owner: object, value: unknown): void {
+    if (#memoOwner in credential) {
+      credential.#memoOwner = owner
+      credential.#memo = value
+    }
   }
   get token(): Redacted.Redacted<string> {
     return this.#redacted ??= Redacted.make(this.#secret)
@@ -162,6 +174,28 @@ export const secretOf = (credential: Credential): string =>
     credential._tag === "ApiKey" ?
     Redacted.value(credential.key) :
     credential.fingerprint256
+
+/**
+ * What `owner` (an authenticator) remembered of this bearer credential with
+ * `remember`, or `undefined`. A transport hands the same credential object for
+ * a header it parsed lately (`fromAuthorization`), so an authenticator can
+ * find its verified answer on the credential itself, without a lookup by the
+ * token's text. One authenticator's memo at a time: another one's replaces
+ * it. Whatever is remembered must still be checked for what can change
+ * (expiry, keys, revocation) each time it is used.
+ *
+ * @since 0.3.0
+ */
+export const recall = (credential: Bearer, owner: object): unknown => BearerToken.recall(credential, owner)
+
+/**
+ * Remembers `value` for `owner` on a bearer credential made by `bearer` (a
+ * credential made otherwise keeps nothing). See `recall`.
+ *
+ * @since 0.3.0
+ */
+export const remember = (credential: Bearer, owner: object, value: unknown): void =>
+  BearerToken.remember(credential, owner, value)
 
 /**
  * The refusal of an authenticator for credentials of a kind it does not

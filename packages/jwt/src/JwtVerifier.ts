@@ -115,6 +115,18 @@ export class JwtVerifier extends Context.Tag("@warden/jwt/JwtVerifier")<JwtVerif
    * @since 0.2.0
    */
   readonly verifyNow: (token: string, nowMillis: number) => Principal | Unauthenticated | undefined
+  /**
+   * `verifyNow` for a bearer credential. A credential object the cache served before (a transport hands the same
+   * one for a header it parsed lately) is answered from the entry remembered on it (`Credential.recall`), checked
+   * again for its acceptance window, its key and revocation: no lookup by the token's text. What
+   * `layerAuthenticator`'s `authenticateNow` calls.
+   *
+   * @since 0.3.0
+   */
+  readonly verifyBearerNow: (
+    credential: Credential.Bearer,
+    nowMillis: number
+  ) => Principal | Unauthenticated | undefined
   /** How many verified tokens the cache holds. */
   readonly cached: Effect.Effect<number>
   /**
@@ -488,15 +500,30 @@ export const make = (
       return answer
     }
 
-    /** As far as a verification goes without I/O: the answer, or where it waits. */
-    const attempt = (token: string, nowMs: number): Principal | Unauthenticated | Pending => {
+    /** Whether a cached entry still serves at `nowMs`: inside its acceptance window, its key still current. */
+    const serves = (entry: Cached, nowMs: number): boolean =>
+      nowMs < entry.acceptedUntilMs && (entry.found === hmacKey || keys.isCurrent(entry.found))
+
+    /** The owner of the entries this verifier remembers on credentials (`Credential.remember`). */
+    const memoOwner = {}
+
+    /**
+     * As far as a verification goes without I/O: the answer, or where it waits. `credential`, when given, is the
+     * credential the token came in: a cache hit is remembered on it.
+     */
+    const attempt = (
+      token: string,
+      nowMs: number,
+      credential?: Credential.Bearer
+    ): Principal | Unauthenticated | Pending => {
       let digest: string | undefined
       if (cache !== undefined) {
         // The tokens seen lately, by their exact text: a hit costs one lookup, no digest.
         const seen = recentTokens.get(fingerprint(token))
         if (seen !== undefined && seen.token === token) {
           const recent = seen.entry
-          if (nowMs < recent.acceptedUntilMs && (recent.found === hmacKey || keys.isCurrent(recent.found))) {
+          if (serves(recent, nowMs)) {
+            if (credential !== undefined) Credential.remember(credential, memoOwner, recent)
             const answer = revokedNow(recent.principal, nowMs)
             return answer === undefined ?
               new WaitingForRevocation(recent.principal, undefined, undefined) :
@@ -508,8 +535,9 @@ export const make = (
         digest = crypto.hash("sha256", token, "base64")
         const hit = cache.get(digest)
         if (hit !== undefined) {
-          if (nowMs < hit.acceptedUntilMs && (hit.found === hmacKey || keys.isCurrent(hit.found))) {
+          if (serves(hit, nowMs)) {
             remember(token, hit)
+            if (credential !== undefined) Credential.remember(credential, memoOwner, hit)
             const answer = revokedNow(hit.principal, nowMs)
             return answer === undefined ? new WaitingForRevocation(hit.principal, undefined, digest) : finishHit(answer)
           }
@@ -576,7 +604,30 @@ export const make = (
         return Effect.flatMap(answer, (a) => a instanceof Unauthenticated ? Effect.fail(a) : Effect.succeed(a))
       })
 
-    return { verify, verifyNow, cached: Effect.sync(() => cache?.size ?? 0), acceptedUntil, revoke, revokeSubject }
+    const verifyBearerNow = (credential: Credential.Bearer, nowMs: number): Principal | Unauthenticated | undefined => {
+      if (cache !== undefined) {
+        const memo = Credential.recall(credential, memoOwner) as Cached | undefined
+        if (memo !== undefined) {
+          if (serves(memo, nowMs)) {
+            const answer = revokedNow(memo.principal, nowMs)
+            return answer === undefined ? undefined : finishHit(answer)
+          }
+          Credential.remember(credential, memoOwner, undefined)
+        }
+      }
+      const step = attempt(Credential.secretOf(credential), nowMs, credential)
+      return isPending(step) ? undefined : step
+    }
+
+    return {
+      verify,
+      verifyNow,
+      verifyBearerNow,
+      cached: Effect.sync(() => cache?.size ?? 0),
+      acceptedUntil,
+      revoke,
+      revokeSubject
+    }
   })
 
 /** The verifier as a layer. */
@@ -659,7 +710,7 @@ export const layerAuthenticator: Layer.Layer<Authenticator.Authenticator, never,
         Effect.fail(Credential.unsupported(credential)),
     authenticateNow: (credential, nowMillis) =>
       credential._tag === "Bearer" ?
-        verifier.verifyNow(Credential.secretOf(credential), nowMillis) :
+        verifier.verifyBearerNow(credential, nowMillis) :
         Credential.unsupported(credential)
   }))
 )

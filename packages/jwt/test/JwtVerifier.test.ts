@@ -1,7 +1,7 @@
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import type * as HttpClient from "@effect/platform/HttpClient"
 import { describe, expect, it } from "@effect/vitest"
-import { Claims, Settings } from "@warden/core"
+import { Claims, Credential, Principal, Settings } from "@warden/core"
 import { JwtVerifier, KeyStore, RevocationStore, TokenIssuer } from "@warden/jwt"
 import * as Config from "effect/Config"
 import * as ConfigProvider from "effect/ConfigProvider"
@@ -16,7 +16,7 @@ import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as TestClock from "effect/TestClock"
 import { JwksServer } from "./support/jwksServer.js"
-import { setup } from "./support/verifier.js"
+import { issuer, setup } from "./support/verifier.js"
 
 const reasonOf = <A>(exit: Exit.Exit<A, { readonly reason: string }>) =>
   Exit.isSuccess(exit) ? "ok" : exit.cause._tag === "Fail" ? exit.cause.error.reason : `defect: ${exit.cause._tag}`
@@ -185,6 +185,71 @@ describe("the header table (headers decoded once per distinct segment)", () => {
       // The first token still verifies, again and again, with the cache off.
       expect((yield* verifier.verify(good)).subject).toBe("alice")
       expect((yield* verifier.verify(good)).subject).toBe("alice")
+    }))
+})
+
+describe("a bearer credential the cache served", () => {
+  const principalOf = (answer: unknown) => answer instanceof Principal.Principal ? answer : undefined
+
+  it.scoped("is answered from the entry remembered on it, still checked for revocation and expiry", () =>
+    Effect.gen(function*() {
+      const { sign, verifier } = yield* setup({ clockSkew: "0 seconds" })
+      const credential = Credential.bearer(yield* sign({ jti: "memo-1" }, { lifetimeSeconds: 60 }))
+      // Fresh, then a cache hit that remembers the entry on the credential, then the remembered entry.
+      yield* verifier.verify(Credential.secretOf(credential))
+      expect(principalOf(verifier.verifyBearerNow(credential, 1_000))?.subject).toBe("alice")
+      expect(Credential.recall(credential, {})).toBeUndefined()
+      const served = principalOf(verifier.verifyBearerNow(credential, 2_000))
+      expect(served?.tokenId).toBe("memo-1")
+      yield* verifier.revoke(served!)
+      expect(verifier.verifyBearerNow(credential, 3_000)).toMatchObject({ reason: "revoked" })
+      const later = Credential.bearer(yield* sign({ jti: "memo-2" }, { lifetimeSeconds: 60 }))
+      yield* verifier.verify(Credential.secretOf(later))
+      expect(principalOf(verifier.verifyBearerNow(later, 1_000))?.tokenId).toBe("memo-2")
+      expect(principalOf(verifier.verifyBearerNow(later, 59_999))?.tokenId).toBe("memo-2")
+      expect(verifier.verifyBearerNow(later, 60_000)).toMatchObject({ reason: "expired" })
+    }))
+
+  it.scoped("is not served once its key has left the key set", () =>
+    Effect.gen(function*() {
+      const { keys, server, sign, verifier } = yield* setup()
+      const credential = Credential.bearer(yield* sign())
+      yield* verifier.verify(Credential.secretOf(credential))
+      expect(principalOf(verifier.verifyBearerNow(credential, 1_000))).toBeDefined()
+      expect(principalOf(verifier.verifyBearerNow(credential, 1_000))).toBeDefined()
+      server.serve(TokenIssuer.jwks([yield* TokenIssuer.generateKey("ES256")]))
+      yield* keys.refresh
+      expect(principalOf(verifier.verifyBearerNow(credential, 1_000))).toBeUndefined()
+      expect(reasonOf(yield* Effect.exit(verifier.verify(Credential.secretOf(credential))))).not.toBe("ok")
+    }))
+
+  it.scoped("is never answered for another verifier from what this one remembered", () =>
+    Effect.gen(function*() {
+      const { keys, revocations, sign, verifier } = yield* setup()
+      const elsewhere = yield* JwtVerifier.make({ issuers: [issuer], audience: "https://elsewhere.test" }).pipe(
+        Effect.provideService(KeyStore.KeyStore, keys),
+        Effect.provideService(RevocationStore.RevocationStore, revocations)
+      )
+      const credential = Credential.bearer(yield* sign())
+      yield* verifier.verify(Credential.secretOf(credential))
+      for (let i = 0; i < 3; i++) expect(principalOf(verifier.verifyBearerNow(credential, 1_000))).toBeDefined()
+      for (let i = 0; i < 3; i++) {
+        expect(elsewhere.verifyBearerNow(credential, 1_000)).toMatchObject({ reason: "audience" })
+      }
+      // And the other way round: the first verifier's answer does not change for the second's attempts.
+      expect(principalOf(verifier.verifyBearerNow(credential, 1_000))).toBeDefined()
+    }))
+
+  it.scoped("is verified afresh every time when the cache is off", () =>
+    Effect.gen(function*() {
+      const { sign, verifier } = yield* setup({ cacheSize: 0 })
+      const credential = Credential.bearer(yield* sign())
+      const first = yield* verifier.verify(Credential.secretOf(credential))
+      const answers = [0, 1, 2].map(() => principalOf(verifier.verifyBearerNow(credential, 1_000)))
+      // A fresh verification builds a principal of its own; a remembered entry would give the same one again.
+      expect(new Set([first, ...answers]).size).toBe(4)
+      expect(answers.every((answer) => answer?.subject === "alice")).toBe(true)
+      expect(yield* verifier.cached).toBe(0)
     }))
 })
 
