@@ -504,6 +504,12 @@ export const make = (
     const serves = (entry: Cached, nowMs: number): boolean =>
       nowMs < entry.acceptedUntilMs && (entry.found === hmacKey || keys.isCurrent(entry.found))
 
+    /** The answer of a cache hit: the entry's principal once the revocation store says it is not revoked. */
+    const serve = (entry: Cached, nowMs: number, digest: string | undefined): Principal | Unauthenticated | Pending => {
+      const answer = revokedNow(entry.principal, nowMs)
+      return answer === undefined ? new WaitingForRevocation(entry.principal, undefined, digest) : finishHit(answer)
+    }
+
     /** The owner of the entries this verifier remembers on credentials (`Credential.remember`). */
     const memoOwner = {}
 
@@ -524,10 +530,7 @@ export const make = (
           const recent = seen.entry
           if (serves(recent, nowMs)) {
             if (credential !== undefined) Credential.remember(credential, memoOwner, recent)
-            const answer = revokedNow(recent.principal, nowMs)
-            return answer === undefined ?
-              new WaitingForRevocation(recent.principal, undefined, undefined) :
-              finishHit(answer)
+            return serve(recent, nowMs, undefined)
           }
           recentTokens.delete(fingerprint(token))
         }
@@ -538,8 +541,7 @@ export const make = (
           if (serves(hit, nowMs)) {
             remember(token, hit)
             if (credential !== undefined) Credential.remember(credential, memoOwner, hit)
-            const answer = revokedNow(hit.principal, nowMs)
-            return answer === undefined ? new WaitingForRevocation(hit.principal, undefined, digest) : finishHit(answer)
+            return serve(hit, nowMs, digest)
           }
           cache.delete(digest)
         }
@@ -605,17 +607,15 @@ export const make = (
       })
 
     const verifyBearerNow = (credential: Credential.Bearer, nowMs: number): Principal | Unauthenticated | undefined => {
+      let step: Principal | Unauthenticated | Pending | undefined
       if (cache !== undefined) {
         const memo = Credential.recall(credential, memoOwner) as Cached | undefined
         if (memo !== undefined) {
-          if (serves(memo, nowMs)) {
-            const answer = revokedNow(memo.principal, nowMs)
-            return answer === undefined ? undefined : finishHit(answer)
-          }
-          Credential.remember(credential, memoOwner, undefined)
+          if (serves(memo, nowMs)) step = serve(memo, nowMs, undefined)
+          else Credential.remember(credential, memoOwner, undefined)
         }
       }
-      const step = attempt(Credential.secretOf(credential), nowMs, credential)
+      step ??= attempt(Credential.secretOf(credential), nowMs, credential)
       return isPending(step) ? undefined : step
     }
 
