@@ -431,7 +431,7 @@ export const make = (
       found: KeyStore.FoundKey,
       nowMs: number
     ): Principal | Unauthenticated => {
-      if (!Native.verifyBytes(facts.alg, found.keyObject, parts.signingInput, parts.signatureBytes)) return badSignature
+      if (!Native.verify(facts.alg, found.keyObject, parts.signingInput, parts.signatureBytes)) return badSignature
       const { claims } = parts
       const problem = registeredProblem(claims)
       if (problem !== undefined) return problem

@@ -75,7 +75,7 @@ export const keyProblem = (alg: string, key: crypto.KeyObject): string | undefin
  * token's `header.payload` text, checked to be base64url) under `alg` and
  * `key`. `key` must have passed `keyProblem` for `alg`. Never throws.
  */
-export const verifyBytes = (
+export const verify = (
   alg: string,
   key: crypto.KeyObject,
   signingInput: string,
@@ -114,7 +114,3 @@ export const verifyBytes = (
     return false
   }
 }
-
-/** `verifyBytes` with the signature as base64url text (already checked canonical). */
-export const verify = (alg: string, key: crypto.KeyObject, signingInput: string, signature: string): boolean =>
-  verifyBytes(alg, key, signingInput, Buffer.from(signature, "base64url"))

@@ -76,6 +76,3 @@ export const parseEncoded = (text: string, bytes: Uint8Array): Either.Either<unk
   if (countMembers(value) !== members) return Either.left("duplicate member name")
   return Either.right(value)
 }
-
-/** Parses `text` strictly. */
-export const parse = (text: string): Either.Either<unknown, string> => parseEncoded(text, Buffer.from(text, "utf8"))
